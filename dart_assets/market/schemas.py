@@ -1,0 +1,113 @@
+"""The tidy market tables every data source produces, and their validation.
+
+One row per (UTC hour beginning, settlement point) for prices, one row per UTC hour for system conditions.
+Every source (synthetic generator, ERCOT report files, a tidy table) returns exactly these columns, so the
+feature code never knows where the data came from.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+
+KEY_COLUMNS = ["timestamp_utc", "delivery_date", "hour_ending", "repeated_hour"]
+PRICE_KEY_COLUMNS = [*KEY_COLUMNS, "settlement_point"]
+DAM_COLUMNS = [*PRICE_KEY_COLUMNS, "dam_price"]
+RTM_COLUMNS = [*PRICE_KEY_COLUMNS, "rtm_price"]
+
+# Drivers a source may carry. Actuals are known only after the hour; *_forecast columns are the day-ahead
+# forecasts issued before the decision time for that delivery day.
+DRIVER_ACTUALS = ["load_mw", "wind_mw", "solar_mw", "temperature_f"]
+DRIVER_FORECASTS = ["load_forecast_mw", "wind_forecast_mw", "solar_forecast_mw", "temperature_forecast_f"]
+DRIVER_COLUMNS = DRIVER_ACTUALS + DRIVER_FORECASTS
+
+PRICE_FLOOR = -250.0  # ERCOT's offer floor, $/MWh
+# Headroom beyond floor/cap for adders and congestion in hub and load-zone prices; beyond it is corrupt data.
+PRICE_HEADROOM = 750.0
+
+
+def offer_cap(delivery_date: pd.Series) -> pd.Series:
+    """ERCOT's system-wide offer cap: $9,000/MWh before 2022, $5,000/MWh from 2022 on."""
+    return pd.Series(
+        (pd.to_datetime(delivery_date) < pd.Timestamp("2022-01-01")).map({True: 9000.0, False: 5000.0}).to_numpy(),
+        index=delivery_date.index,
+        dtype="float64",
+    )
+
+
+class MarketDataError(ValueError):
+    """Malformed or impossible market data; the message names the source and the problem."""
+
+
+def _price_schema(price: str) -> pa.DataFrameSchema:
+    return pa.DataFrameSchema(
+        {
+            "timestamp_utc": pa.Column("datetime64[ns, UTC]"),
+            "delivery_date": pa.Column("datetime64[ns]"),
+            "hour_ending": pa.Column("int64", pa.Check.in_range(1, 24)),
+            "repeated_hour": pa.Column(bool),
+            "settlement_point": pa.Column(str, pa.Check.str_length(min_value=1)),
+            price: pa.Column(
+                "float64",
+                checks=[pa.Check.ge(PRICE_FLOOR - PRICE_HEADROOM, error=f"{price} below floor {PRICE_FLOOR} minus headroom")],
+                nullable=False,
+            ),
+        },
+        checks=[
+            pa.Check(
+                lambda df: df[price] <= offer_cap(df["delivery_date"]) + PRICE_HEADROOM,
+                name=f"{price} at or below the offer cap (9000 before 2022, 5000 after) plus headroom {PRICE_HEADROOM}",
+            )
+        ],
+        strict=True,
+        ordered=False,
+        coerce=False,
+    )
+
+
+DAM_SCHEMA = _price_schema("dam_price")
+RTM_SCHEMA = _price_schema("rtm_price")
+
+SYSTEM_SCHEMA = pa.DataFrameSchema(
+    {
+        "timestamp_utc": pa.Column("datetime64[ns, UTC]"),
+        "delivery_date": pa.Column("datetime64[ns]"),
+        "hour_ending": pa.Column("int64", pa.Check.in_range(1, 24)),
+        "repeated_hour": pa.Column(bool),
+        **{
+            col: pa.Column(
+                "float64",
+                pa.Check.in_range(-200.0, 200.0) if col.startswith("temperature") else pa.Check.in_range(0.0, 200_000.0),
+                required=False,
+                nullable=True,
+            )
+            for col in DRIVER_COLUMNS
+        },
+    },
+    strict=True,
+    ordered=False,
+)
+
+SCHEMAS = {"dam_prices": DAM_SCHEMA, "rtm_prices": RTM_SCHEMA, "system_conditions": SYSTEM_SCHEMA}
+UNIQUE_KEYS = {
+    "dam_prices": ["timestamp_utc", "settlement_point"],
+    "rtm_prices": ["timestamp_utc", "settlement_point"],
+    "system_conditions": ["timestamp_utc"],
+}
+
+
+def validate(kind: str, frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Validate a market table; raise MarketDataError naming the source, the column and the first bad rows."""
+    try:
+        return SCHEMAS[kind].validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases.drop_duplicates(["index", "check"])
+        lines = []
+        for row in cases.head(8).itertuples():
+            at = f"row {row.index}" if row.index is not None and row.index == row.index else "table"
+            what = f"column {row.column!r}: " if row.schema_context == "Column" else ""
+            value = f", value {row.failure_case!r}" if row.schema_context == "Column" else ""
+            lines.append(f"{at}: {what}{row.check}{value}")
+        raise MarketDataError(
+            f"{source}: {kind} failed validation ({len(cases)} problem(s)):\n  " + "\n  ".join(lines)
+        ) from None

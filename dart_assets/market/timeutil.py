@@ -1,0 +1,110 @@
+"""ERCOT delivery-day clock: (delivery date, hour ending, repeated-hour flag) <-> UTC hour beginning.
+
+ERCOT reports hours as "Hour Ending" 01..24 in Central Prevailing Time. On the spring-forward day HE03 does
+not exist (23 hours); on the fall-back day HE02 occurs twice and the second one carries Repeated Hour Flag = Y
+(25 hours). Everything downstream keys on the UTC hour beginning, which is unambiguous.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+MARKET_TZ = "America/Chicago"
+
+
+class DeliveryTimeError(ValueError):
+    """A (date, hour ending, repeated flag) that does not exist on ERCOT's clock."""
+
+
+def day_hours(day: dt.date | str | pd.Timestamp) -> pd.DataFrame:
+    """The hours of one delivery day: timestamp_utc (hour beginning), hour_ending, repeated_hour.
+
+    23 rows on the spring-forward day, 25 on the fall-back day, else 24.
+    """
+    start = pd.Timestamp(day).normalize().tz_localize(MARKET_TZ)
+    end = (pd.Timestamp(day).normalize() + pd.Timedelta(days=1)).tz_localize(MARKET_TZ)
+    local = pd.date_range(start, end, freq="h", inclusive="left")
+    hour_ending = local.hour + 1
+    repeated = pd.Series(hour_ending).duplicated().to_numpy()
+    return pd.DataFrame(
+        {
+            "timestamp_utc": local.tz_convert("UTC"),
+            "delivery_date": pd.Timestamp(day).normalize(),
+            "hour_ending": np.asarray(hour_ending, dtype="int64"),
+            "repeated_hour": repeated,
+        }
+    )
+
+
+def hours_in_day(day: dt.date | str | pd.Timestamp) -> int:
+    """23, 24 or 25: the number of delivery hours ERCOT's clock gives this day."""
+    return len(day_hours(day))
+
+
+def to_utc(delivery_date: pd.Series, hour_ending: pd.Series, repeated_hour: pd.Series) -> pd.Series:
+    """UTC hour beginning for vectors of ERCOT delivery date, hour ending (1..24) and repeated flag.
+
+    Raises DeliveryTimeError naming the first offending row (by the series' index) when an hour does not exist
+    (HE03 on the spring-forward day, an hour ending outside 1..24) or a repeated flag is set on an hour that is
+    not repeated.
+    """
+    dates = pd.to_datetime(delivery_date).dt.normalize()
+    he = pd.Series(hour_ending, index=dates.index).astype("int64")
+    rep = pd.Series(repeated_hour, index=dates.index).astype(bool)
+    bad = ~he.between(1, 24)
+    if bad.any():
+        i = bad.idxmax()
+        raise DeliveryTimeError(f"row {i}: hour ending {he[i]} is outside 01..24")
+    local_naive = dates + pd.to_timedelta(he - 1, unit="h")
+    try:
+        local = local_naive.dt.tz_localize(MARKET_TZ, ambiguous=~rep.to_numpy(), nonexistent="raise")
+    except Exception as exc:  # pytz/zoneinfo raise different types for nonexistent times
+        missing = _first_nonexistent(local_naive)
+        where = f"row {missing}: {dates[missing].date()} hour ending {he[missing]:02d}" if missing is not None else ""
+        raise DeliveryTimeError(f"{where} does not exist in Central time (spring-forward day): {exc}") from exc
+    # A repeated flag on a non-ambiguous hour localizes silently; catch it by checking the hour really repeats.
+    flagged = rep[rep]
+    if len(flagged):
+        first_occurrence = local_naive[flagged.index].dt.tz_localize(MARKET_TZ, ambiguous=True)
+        not_repeated = first_occurrence.dt.tz_convert("UTC") == local[flagged.index].dt.tz_convert("UTC")
+        if not_repeated.any():
+            i = not_repeated.idxmax()
+            raise DeliveryTimeError(
+                f"row {i}: repeated-hour flag on {dates[i].date()} hour ending {he[i]:02d}, which is not repeated"
+            )
+    return local.dt.tz_convert("UTC")
+
+
+def _first_nonexistent(local_naive: pd.Series):
+    for i, ts in local_naive.items():
+        try:
+            pd.Timestamp(ts).tz_localize(MARKET_TZ, nonexistent="raise", ambiguous=True)
+        except Exception:
+            return i
+    return None
+
+
+def from_utc(timestamp_utc: pd.Series) -> pd.DataFrame:
+    """delivery_date, hour_ending and repeated_hour for UTC hour-beginning timestamps."""
+    ts = pd.to_datetime(timestamp_utc, utc=True)
+    local = ts.dt.tz_convert(MARKET_TZ)
+    frame = pd.DataFrame(
+        {
+            "delivery_date": local.dt.tz_localize(None).dt.normalize(),
+            "hour_ending": (local.dt.hour + 1).astype("int64"),
+        },
+        index=ts.index,
+    )
+    # The second occurrence of a wall-clock hour is the one that differs from its first (DST) reading.
+    first = local.dt.tz_localize(None).dt.tz_localize(MARKET_TZ, ambiguous=True, nonexistent="shift_forward")
+    frame["repeated_hour"] = (first.dt.tz_convert("UTC") != ts).to_numpy()
+    return frame
+
+
+def decision_time_utc(delivery_date: dt.date | str | pd.Timestamp, decision_hour_local: int = 9) -> pd.Timestamp:
+    """The decision time for delivery day D: D-1 at decision_hour_local (before the DAM closes at 10:00)."""
+    day_before = pd.Timestamp(delivery_date).normalize() - pd.Timedelta(days=1)
+    return (day_before + pd.Timedelta(hours=decision_hour_local)).tz_localize(MARKET_TZ).tz_convert("UTC")
