@@ -1,0 +1,82 @@
+"""A small synthetic `hourly_features` frame with a learnable DART signal, shared by the ML tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+POINTS = ("HB_NORTH", "HB_WEST", "LZ_HOUSTON")
+FEATURES = [
+    "settlement_point",
+    "hour_ending",
+    "day_of_week",
+    "month",
+    "is_holiday",
+    "dart_lag_2d",
+    "dart_lag_7d",
+    "dart_mean_7d",
+    "rtm_lag_2d",
+    "dam_lag_1d",
+    "load_forecast_mw",
+    "wind_forecast_mw",
+]
+
+
+def make_hourly_features(days: int = 60, points: tuple[str, ...] = POINTS, seed: int = 0,
+                         unknown_days: int = 1) -> pd.DataFrame:
+    """Hourly rows per point: DART = driver effect + hourly shape + point offset + fat-tailed noise.
+
+    The driver (load minus wind forecast) is known at decision time, so a model can beat the naive baselines;
+    the last `unknown_days` days have NaN DART like days whose prices are not published yet.
+    """
+    rng = np.random.default_rng(seed)
+    timestamps = pd.date_range("2025-03-01 06:00", periods=days * 24, freq="h", tz="UTC")
+    local = timestamps.tz_convert("America/Chicago")
+    frames = []
+    for offset, point in enumerate(points):
+        n = len(timestamps)
+        hour = local.hour.to_numpy()
+        load = 40_000 + 8_000 * np.sin((hour - 6) / 24 * 2 * np.pi) + rng.normal(0, 3_000, n)
+        wind = np.clip(12_000 + rng.normal(0, 5_000, n), 0, None)
+        noise = rng.standard_t(3, n) * 2.0
+        dart = 0.002 * (load - wind - 28_000) + 3 * np.sin(hour / 24 * 2 * np.pi) + 2.0 * offset + noise
+        rtm = 35 + rng.normal(0, 5, n)
+        frame = pd.DataFrame(
+            {
+                "timestamp_utc": timestamps,
+                "delivery_date": local.tz_localize(None).normalize(),
+                "hour_ending": (hour + 1).astype("int64"),
+                "repeated_hour": False,
+                "settlement_point": point,
+                "dart": dart,
+                "dam_price": rtm + dart,
+                "rtm_price": rtm,
+                "day_of_week": local.dayofweek.to_numpy().astype("int64"),
+                "month": local.month.to_numpy().astype("int64"),
+                "is_holiday": np.zeros(n, dtype="int64"),
+                "load_forecast_mw": load,
+                "wind_forecast_mw": wind,
+            }
+        )
+        series = frame["dart"]
+        frame["dart_lag_2d"] = series.shift(48)
+        frame["dart_lag_7d"] = series.shift(168)
+        frame["dart_mean_7d"] = sum(series.shift(24 * k) for k in range(2, 9)) / 7
+        frame["rtm_lag_2d"] = frame["rtm_price"].shift(48)
+        frame["dam_lag_1d"] = frame["dam_price"].shift(24)
+        frames.append(frame)
+    out = pd.concat(frames, ignore_index=True).sort_values(["timestamp_utc", "settlement_point"], ignore_index=True)
+    unknown = out["timestamp_utc"] >= timestamps[-unknown_days * 24]
+    out.loc[unknown, ["dart", "dam_price", "rtm_price"]] = np.nan
+    return out
+
+
+@pytest.fixture(scope="session")
+def hourly_frame() -> pd.DataFrame:
+    return make_hourly_features()
+
+
+@pytest.fixture(scope="session")
+def feature_columns() -> list[str]:
+    return list(FEATURES)
