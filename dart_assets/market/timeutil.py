@@ -108,3 +108,15 @@ def decision_time_utc(delivery_date: dt.date | str | pd.Timestamp, decision_hour
     """The decision time for delivery day D: D-1 at decision_hour_local (before the DAM closes at 10:00)."""
     day_before = pd.Timestamp(delivery_date).normalize() - pd.Timedelta(days=1)
     return (day_before + pd.Timedelta(hours=decision_hour_local)).tz_localize(MARKET_TZ).tz_convert("UTC")
+
+
+_HOLIDAY_NAMES = ("New Year's Day", "Memorial Day", "Independence Day", "Labor Day", "Thanksgiving", "Christmas Day")
+
+
+def ercot_holidays(first: dt.date, last: dt.date) -> set[dt.date]:
+    """ERCOT's load-profile holidays (the NERC set: New Year, Memorial Day, July 4, Labor Day, Thanksgiving,
+    Christmas, with their observed days) in the years first..last."""
+    import holidays
+
+    us = holidays.US(years=list(range(first.year, last.year + 1)))
+    return {day for day, name in us.items() if name.startswith(_HOLIDAY_NAMES)}
