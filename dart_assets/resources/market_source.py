@@ -1,0 +1,64 @@
+"""Where market data comes from: the built-in generator, a folder of ERCOT reports, or one tidy table."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import pandas as pd
+
+from dart_assets.market import schemas, synthetic
+from dart_assets.market.timeutil import day_hours
+from dart_assets.settings import DATA_SOURCES
+
+
+class MarketDataSource(dg.ConfigurableResource):
+    """Reads DAM, RTM and system conditions for a range of delivery days, validated against the tidy schema."""
+
+    source: str = "synthetic"
+    path: str | None = None
+    settlement_points: list[str]
+
+    def _check(self) -> None:
+        if self.source not in DATA_SOURCES:
+            raise ValueError(f"market source {self.source!r} is not valid; use one of: {', '.join(DATA_SOURCES)}")
+        if self.source != "synthetic" and not self.path:
+            raise ValueError(f"market source {self.source!r} needs a path (DART_DATA_PATH)")
+
+    @property
+    def label(self) -> str:
+        return self.source if self.source == "synthetic" else f"{self.source}:{self.path}"
+
+    def read(self, start: dt.date, end: dt.date) -> dict[str, pd.DataFrame]:
+        """The three market tables for delivery days start..end inclusive. Sources without drivers give a
+        system_conditions table of the hours alone, so every partition exists."""
+        self._check()
+        points = list(self.settlement_points)
+        if self.source == "synthetic":
+            tables: dict[str, pd.DataFrame | None] = synthetic.generate(start, end, points)
+        elif self.source == "ercot":
+            from dart_assets.market import ercot
+
+            tables = {
+                "dam_prices": ercot.read_dam(self.path, start, end, points),
+                "rtm_prices": ercot.read_rtm(self.path, start, end, points),
+                "system_conditions": ercot.read_system(self.path, start, end),
+            }
+        else:
+            from dart_assets.market import table
+
+            tables = table.read_table(self.path, start, end, points)
+        if tables.get("system_conditions") is None:
+            days = pd.date_range(start, end, freq="D")
+            tables["system_conditions"] = pd.concat([day_hours(d) for d in days], ignore_index=True)
+        return {kind: schemas.validate(kind, frame, self.label) for kind, frame in tables.items()}
+
+    def driver_forecasts(self, day: dt.date) -> pd.DataFrame | None:
+        """Day-ahead driver forecasts for `day`, as issued before its decision time; None if the source has none.
+
+        Only the generator issues forecasts; for ERCOT files and tables the features fall back to lagged actuals.
+        """
+        if self.source != "synthetic":
+            return None
+        system = synthetic.generate(day, day, list(self.settlement_points)[:1])["system_conditions"]
+        return system[[*schemas.KEY_COLUMNS, *schemas.DRIVER_FORECASTS]]
