@@ -3,9 +3,12 @@
 import dagster as dg
 
 from dart_assets.graph.market import hourly_features, market_data
+from dart_assets.graph.training import MODEL_ASSETS
+from dart_assets.graph.transformer import transformer_assets, transformer_checks, transformer_resources
 from dart_assets.resources.io_manager import ParquetIOManager
 from dart_assets.resources.market_source import MarketDataSource
 from dart_assets.resources.mlflow import MlflowResource
+from dart_assets.resources.training_launcher import TrainingLauncher
 from dart_assets.settings import load_settings
 
 settings = load_settings()
@@ -16,7 +19,8 @@ executor = dg.multiprocess_executor.configured(
 )
 
 defs = dg.Definitions(
-    assets=[market_data, hourly_features],
+    assets=[market_data, hourly_features, *MODEL_ASSETS.values(), *transformer_assets],
+    asset_checks=[*transformer_checks],
     resources={
         "io_manager": ParquetIOManager(base_path=settings.storage),
         "market_source": MarketDataSource(
@@ -25,6 +29,8 @@ defs = dg.Definitions(
         "mlflow": MlflowResource(
             tracking_uri=dg.EnvVar("MLFLOW_TRACKING_URI").get_value(settings.default_mlflow_uri),
         ),
+        "launcher": TrainingLauncher(mode=settings.execution, storage=settings.storage),
+        **transformer_resources,
     },
     executor=executor,
 )

@@ -1,0 +1,173 @@
+"""The training entry point every launcher runs: a local subprocess, an Azure ML command job, or `az ml job create`.
+
+    python -m dart_assets.remote.train --family lgbm --features <hourly_features.parquet> --output <folder>
+
+Under Dagster Pipes it streams progress to the run's logs and reports the materialization (metrics table, plot,
+MLflow run) back to the asset; without Pipes it prints the same summary as JSON. Either way the training logic is
+`dart_assets.ml.training.train_model` and the MLflow run comes from `dart_assets.ml.tracking`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from upath import UPath
+
+from dart_assets.features import TARGET, feature_columns
+
+EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_NAME"
+DEFAULT_EXPERIMENT = "dart-spread-forecaster"
+
+
+def read_features(uri: str) -> pd.DataFrame:
+    """hourly_features from a local path or an abfss:// URI; rows without a known target cannot train."""
+    with UPath(uri).open("rb") as handle:
+        frame = pd.read_parquet(handle)
+    missing = {TARGET, "timestamp_utc", "settlement_point"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"{uri}: not an hourly_features table, missing {sorted(missing)}")
+    return frame.dropna(subset=[TARGET]).reset_index(drop=True)
+
+
+def _copy_tree(src: Path, dst: UPath) -> None:
+    for path in src.rglob("*"):
+        if path.is_file():
+            target = dst.joinpath(*path.relative_to(src).parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+
+
+def run_training(family: str, features_uri: str, output_uri: str, params: dict[str, Any], seed: int,
+                 n_threads: int, tags: dict[str, str], progress) -> dict[str, Any]:
+    """Train, log to MLflow (tracking URI from the environment), copy the bundle to `output_uri`; return a summary."""
+    from dart_assets.ml import tracking
+    from dart_assets.ml.training import train_model
+
+    frame = read_features(features_uri)
+    progress(f"{family}: {len(frame)} rows with a known DART from {features_uri}")
+    work = Path(tempfile.mkdtemp(prefix=f"dart_{family}_"))
+    try:
+        result = train_model(family, frame, feature_columns(frame), work, params=params, seed=seed,
+                             n_threads=n_threads, progress=progress)
+        experiment = os.environ.get(EXPERIMENT_ENV, DEFAULT_EXPERIMENT)
+        run_name = f"{family}-{tags.get('dagster_run_id', 'manual')[:8]}"
+        run_id = tracking.log_training_run(result, experiment, run_name, tags=tags)
+        _copy_tree(result.bundle_dir, UPath(output_uri) / "bundle")
+        importance = result.feature_importance
+        return {
+            "family": family,
+            "mlflow_run_id": run_id,
+            "bundle_uri": f"runs:/{run_id}/{tracking.BUNDLE_ARTIFACT_PATH}",
+            "output_uri": output_uri,
+            "metrics": {k: float(v) for k, v in result.metrics.items()},
+            "comparison_md": result.comparison.to_markdown(floatfmt=".3f"),
+            "n_train": result.n_train,
+            "n_val": result.n_val,
+            "n_test": result.n_test,
+            "split_boundaries": result.split_boundaries,
+            "best_iteration": int(result.best_iteration),
+            "train_seconds": round(result.train_seconds, 2),
+            "feature_importance_md": None if importance is None else importance.to_markdown(index=False, floatfmt=".1f"),
+            "plot_png_base64": base64.b64encode(result.plot_png.read_bytes()).decode(),
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def pipes_metadata(summary: dict[str, Any], run_url: str | None) -> dict[str, Any]:
+    """The summary as Dagster metadata (Pipes wire format): tables and the plot render in the asset's page."""
+    m = summary["metrics"]
+    meta: dict[str, Any] = {
+        "metrics": {"type": "md", "raw_value": "Test-set metrics, model vs naive baselines:\n\n" + summary["comparison_md"]},
+        "val_rmse": {"type": "float", "raw_value": m["val_rmse"]},
+        "val_mae": {"type": "float", "raw_value": m["val_mae"]},
+        "test_rmse": {"type": "float", "raw_value": m["test_rmse"]},
+        "test_mae": {"type": "float", "raw_value": m["test_mae"]},
+        "test_mae_skill": {"type": "float", "raw_value": m["test_mae_skill"]},
+        "test_p10_p90_coverage": {"type": "float", "raw_value": m["test_p10_p90_coverage"]},
+        "n_val": {"type": "int", "raw_value": summary["n_val"]},
+        "n_test": {"type": "int", "raw_value": summary["n_test"]},
+        "train_seconds": {"type": "float", "raw_value": summary["train_seconds"]},
+        "best_iteration": {"type": "int", "raw_value": summary["best_iteration"]},
+        "split_boundaries": {"type": "json", "raw_value": summary["split_boundaries"]},
+        "mlflow_run_id": {"type": "text", "raw_value": summary["mlflow_run_id"]},
+        "bundle_uri": {"type": "text", "raw_value": summary["bundle_uri"]},
+        "model_files": {"type": "text", "raw_value": summary["output_uri"]},
+        "plot": {"type": "md", "raw_value": f"![test forecast](data:image/png;base64,{summary['plot_png_base64']})"},
+    }
+    if summary["feature_importance_md"]:
+        meta["feature_importance"] = {"type": "md", "raw_value": summary["feature_importance_md"]}
+    if run_url:
+        meta["mlflow_run"] = {"type": "url" if run_url.startswith("http") else "text", "raw_value": run_url}
+    return meta
+
+
+def _run_url(run_id: str) -> str | None:
+    base = os.environ.get("MLFLOW_UI_URL")
+    if base:
+        import mlflow
+
+        experiment = mlflow.get_run(run_id).info.experiment_id
+        return f"{base.rstrip('/')}/#/experiments/{experiment}/runs/{run_id}"
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    return f"run {run_id} in {uri}; browse with: mlflow ui --backend-store-uri {uri}" if uri else None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Train one DART model family on hourly_features.")
+    parser.add_argument("--family", required=True, choices=["lgbm", "xgb", "lstm"])
+    parser.add_argument("--features", required=True, help="hourly_features Parquet (path or abfss:// URI)")
+    parser.add_argument("--output", required=True, help="folder (path or abfss:// URI) for the model bundle")
+    parser.add_argument("--params", default="{}", help="JSON object of hyperparameter overrides")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--n-threads", type=int, default=1)
+    return parser
+
+
+def _open_pipes():
+    """Pipes over temp files/env vars (local subprocess) or over Azure Blob Storage (Azure ML jobs)."""
+    from dagster_pipes import open_dagster_pipes
+
+    if os.environ.get("DART_PIPES_TRANSPORT") == "azure-blob":
+        from azure.identity import DefaultAzureCredential
+        from azure.storage.blob import BlobServiceClient
+        from dagster_pipes import PipesAzureBlobStorageContextLoader, PipesAzureBlobStorageMessageWriter
+
+        client = BlobServiceClient(os.environ["DART_PIPES_BLOB_ACCOUNT_URL"], credential=DefaultAzureCredential())
+        return open_dagster_pipes(
+            context_loader=PipesAzureBlobStorageContextLoader(client=client),
+            message_writer=PipesAzureBlobStorageMessageWriter(client=client),
+        )
+    return open_dagster_pipes()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    params = json.loads(args.params)
+    from dagster_pipes import is_dagster_pipes_process
+
+    if not is_dagster_pipes_process():
+        summary = run_training(args.family, args.features, args.output, params, args.seed, args.n_threads,
+                               tags={"launcher": "cli"}, progress=lambda msg: print(msg, flush=True))
+        summary.pop("plot_png_base64")
+        print(json.dumps(summary, indent=2, default=str))
+        return 0
+    with _open_pipes() as pipes:
+        tags = {"dagster_run_id": pipes.run_id or "", "dagster_asset": pipes.asset_key or "", "launcher": "dagster-pipes"}
+        summary = run_training(args.family, args.features, args.output, params, args.seed, args.n_threads,
+                               tags=tags, progress=pipes.log.info)
+        pipes.report_asset_materialization(metadata=pipes_metadata(summary, _run_url(summary["mlflow_run_id"])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
