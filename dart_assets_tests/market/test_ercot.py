@@ -109,12 +109,14 @@ def test_spring_forward_day_has_23_hours(dam_folder):
     assert dam.timestamp_utc.diff().dropna().eq(pd.Timedelta(hours=1)).all()
 
 
-def test_date_range_and_points_are_filtered(dam_folder):
-    dam = ercot.read_dam(dam_folder, fx.NORMAL_DAY, fx.SPRING_FORWARD, ["LZ_HOUSTON"])
+def test_date_range_and_points_are_filtered(tmp_path):
+    fx.dam_workbook(tmp_path / "DAMLZHBSPP_2024.xlsx", fx.dam_rows([D(2024, 1, d) for d in (1, 2, 3, 4)]))
+
+    dam = ercot.read_dam(tmp_path, D(2024, 1, 2), D(2024, 1, 3), ["LZ_HOUSTON"])
 
     assert set(dam.settlement_point) == {"LZ_HOUSTON"}
-    assert set(dam.delivery_date) == {pd.Timestamp(fx.NORMAL_DAY), pd.Timestamp(fx.SPRING_FORWARD)}
-    assert len(dam) == 24 + 23
+    assert set(dam.delivery_date) == {pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-03")}
+    assert len(dam) == 48
 
 
 def test_only_month_sheets_overlapping_the_range_are_read(tmp_path):
