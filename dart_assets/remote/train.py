@@ -153,9 +153,9 @@ def _open_pipes():
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     params = json.loads(args.params)
-    from dagster_pipes import is_dagster_pipes_process
+    from dagster_pipes import DAGSTER_PIPES_CONTEXT_ENV_VAR
 
-    if not is_dagster_pipes_process():
+    if DAGSTER_PIPES_CONTEXT_ENV_VAR not in os.environ:  # plain CLI or `az ml job create` without Dagster
         summary = run_training(args.family, args.features, args.output, params, args.seed, args.n_threads,
                                tags={"launcher": "cli"}, progress=lambda msg: print(msg, flush=True))
         summary.pop("plot_png_base64")
