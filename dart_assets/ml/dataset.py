@@ -97,9 +97,12 @@ class FeatureTransform:
     target_mean: float
     target_std: float
     numeric: list[str] = field(init=False)
+    categorical: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
+        # Column order, never dict order, fixes the layout: JSON round trips may reorder dict keys.
         self.numeric = [c for c in self.columns if c not in self.categories]
+        self.categorical = [c for c in self.columns if c in self.categories]
 
     @classmethod
     def fit(cls, train: pd.DataFrame, feature_columns: list[str]) -> FeatureTransform:
@@ -147,7 +150,8 @@ class FeatureTransform:
             means = np.array([self.means[c] for c in self.numeric])
             stds = np.array([self.stds[c] for c in self.numeric])
             blocks.append(np.nan_to_num((values - means) / stds, nan=0.0))
-        for column, levels in self.categories.items():
+        for column in self.categorical:
+            levels = self.categories[column]
             codes = pd.Categorical(frame[column].map(_json_scalar), categories=levels).codes
             blocks.append((codes[:, None] == np.arange(len(levels))[None, :]).astype("float64"))
         return np.concatenate(blocks, axis=1).astype("float32")

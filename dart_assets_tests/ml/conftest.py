@@ -80,3 +80,36 @@ def hourly_frame() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def feature_columns() -> list[str]:
     return list(FEATURES)
+
+
+# The MLflow metric names the issue fixes: every run logs exactly these from TrainingResult.metrics.
+EXPECTED_NAMES = {
+    "val_rmse", "val_mae", "test_rmse", "test_mae", "test_r2", "test_sign_accuracy", "test_p10_p90_coverage",
+    "test_pinball_p10", "test_pinball_p90", "baseline_zero_test_mae", "baseline_same_hour_test_mae",
+    "baseline_hour_dow_test_mae", "baseline_zero_test_rmse", "baseline_same_hour_test_rmse",
+    "baseline_hour_dow_test_rmse", "best_baseline_test_mae", "test_mae_skill", "val_mae_skill",
+}
+
+
+# Few iterations/epochs: the tests check wiring and sanity, the defaults are for real data.
+QUICK_PARAMS = {
+    "lgbm": {"num_boost_round": 150, "early_stopping_rounds": 20, "log_every": 10},
+    "xgb": {"num_boost_round": 150, "early_stopping_rounds": 20, "log_every": 10},
+    "lstm": {"max_epochs": 6, "patience": 3, "hidden_size": 16},
+}
+
+
+@pytest.fixture(scope="session")
+def small_frame() -> pd.DataFrame:
+    return make_hourly_features(days=40)
+
+
+@pytest.fixture(scope="session", params=["lgbm", "xgb", "lstm"])
+def trained(request, small_frame, feature_columns, tmp_path_factory):
+    """One training run per family, shared by the training, artifact and tracking tests."""
+    from dart_assets.ml.training import train_model
+
+    messages: list[str] = []
+    result = train_model(request.param, small_frame, feature_columns, tmp_path_factory.mktemp(request.param),
+                         params=QUICK_PARAMS[request.param], progress=messages.append)
+    return result, messages

@@ -4,6 +4,7 @@ import pytest
 
 from dart_assets.ml import metrics
 from dart_assets.ml.dataset import chronological_split
+from dart_assets_tests.ml.conftest import EXPECTED_NAMES
 
 
 def test_point_metrics_on_a_hand_example():
@@ -51,14 +52,6 @@ def test_comparison_table_and_skill():
     assert list(table.columns) == ["rmse", "mae", "r2", "sign_accuracy"]
     assert table.loc["lgbm", "mae"] == 0 and table.loc["baseline_zero", "mae"] == pytest.approx(4 / 3)
     assert metrics.skill(1.0, 4.0) == 0.75
-
-
-EXPECTED_NAMES = {
-    "val_rmse", "val_mae", "test_rmse", "test_mae", "test_r2", "test_sign_accuracy", "test_p10_p90_coverage",
-    "test_pinball_p10", "test_pinball_p90", "baseline_zero_test_mae", "baseline_same_hour_test_mae",
-    "baseline_hour_dow_test_mae", "baseline_zero_test_rmse", "baseline_same_hour_test_rmse",
-    "baseline_hour_dow_test_rmse", "best_baseline_test_mae", "test_mae_skill", "val_mae_skill",
-}
 
 
 def test_evaluate_scores_model_and_baselines_on_the_same_rows(hourly_frame):

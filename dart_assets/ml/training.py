@@ -1,0 +1,121 @@
+"""One training entry for all model families: shared split, transforms, evaluation, bundle and plot.
+
+Each family module (lgbm, xgb, lstm) only fits and predicts; everything that must be identical across families
+for their metrics to be comparable happens here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dart_assets.ml import plots
+from dart_assets.ml.artifacts import code_version, family_module, library_versions, save_bundle
+from dart_assets.ml.dataset import TIMESTAMP, FeatureTransform, chronological_split
+from dart_assets.ml.metrics import evaluate
+
+FAMILIES = ("lgbm", "xgb", "lstm")
+INPUT_EXAMPLE_ROWS = 5
+TOP_FEATURES = 20
+
+
+@dataclass
+class TrainingResult:
+    family: str
+    bundle_dir: Path
+    metrics: dict[str, float]
+    comparison: pd.DataFrame
+    n_train: int
+    n_val: int
+    n_test: int
+    split_boundaries: dict[str, str]
+    best_iteration: int
+    train_seconds: float
+    feature_importance: pd.DataFrame | None
+    plot_png: Path
+    params: dict[str, Any]
+    test_predictions: pd.DataFrame
+    """p10/p50/p90 on the test rows (frame index), as scored; a reloaded bundle must reproduce them exactly."""
+    model: Any
+    """The native model for MLflow flavor logging: lgb.Booster, xgb.Booster or torch.nn.Module (the P50 model)."""
+    input_example: Any
+    """A few rows of the native model's input: a DataFrame for the boosters, a (n, lookback, width) array of
+    windows for the LSTM (its input is a tensor, not a table)."""
+
+
+def train_model(family: str, frame: pd.DataFrame, feature_columns: list[str], out_dir: Path,
+                params: dict | None = None, split: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 42,
+                n_threads: int = 1, progress: Callable[[str], None] | None = None) -> TrainingResult:
+    """Fit `family` on the train split (early stopping on val), score on test, write bundle + plot to `out_dir`.
+
+    `params` override the family's DEFAULT_PARAMS; unknown keys are refused so typos do not pass silently.
+    """
+    module = family_module(family)
+    unknown = sorted(set(params or {}) - set(module.DEFAULT_PARAMS))
+    if unknown:
+        raise ValueError(f"unknown {family} params {unknown}; known: {sorted(module.DEFAULT_PARAMS)}")
+    merged = {**module.DEFAULT_PARAMS, **(params or {})}
+    report = progress or (lambda message: None)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    parts = chronological_split(frame, split)
+    transform = FeatureTransform.fit(parts.train, feature_columns)
+    report(f"{family}: {len(parts.train)} train / {len(parts.val)} val / {len(parts.test)} test rows")
+    started = time.perf_counter()
+    fitted = module.fit(parts, transform, merged, seed, n_threads, report)
+    train_seconds = time.perf_counter() - started
+
+    val_pred, test_pred = fitted.model.predict(parts.val), fitted.model.predict(parts.test)
+    metrics, comparison = evaluate(parts.train, parts.val, parts.test, val_pred, test_pred, model_name=family)
+    report(f"{family}: test MAE {metrics['test_mae']:.3f} vs best baseline {metrics['best_baseline_test_mae']:.3f} "
+           f"(skill {metrics['test_mae_skill']:.3f}) in {train_seconds:.1f}s")
+    metadata = {
+        "family": family,
+        "feature_columns": list(feature_columns),
+        "transform": transform.to_dict(),
+        "params": merged,
+        "seed": seed,
+        "metrics": metrics,
+        "best_iteration": fitted.best_iteration,
+        "data_window": {"first": frame[TIMESTAMP].min().isoformat(), "last": frame[TIMESTAMP].max().isoformat()},
+        "split_fractions": list(split),
+        "split_boundaries": parts.boundaries.to_dict(),
+        "lookback": merged.get("lookback"),
+        "library_versions": library_versions(),
+        "code_version": code_version(),
+    }
+    bundle_dir = save_bundle(fitted.model, metadata, out_dir / "bundle")
+    plot_png = plots.training_plot(parts.test, test_pred, fitted.learning_curve, f"{family} DART forecast",
+                                   out_dir / f"{family}_test_forecast.png")
+    importance = fitted.feature_importance
+    return TrainingResult(
+        family=family,
+        bundle_dir=bundle_dir,
+        metrics=metrics,
+        comparison=comparison,
+        n_train=len(parts.train),
+        n_val=len(parts.val),
+        n_test=len(parts.test),
+        split_boundaries=parts.boundaries.to_dict(),
+        best_iteration=fitted.best_iteration,
+        train_seconds=train_seconds,
+        feature_importance=None if importance is None else importance.head(TOP_FEATURES),
+        plot_png=plot_png,
+        params=merged,
+        test_predictions=test_pred,
+        model=fitted.model.native,
+        input_example=_input_example(fitted.model, parts.test, merged),
+    )
+
+
+def _input_example(model, test: pd.DataFrame, params: dict) -> Any:
+    """The boosters need just a few rows; the LSTM needs a look-back of history before its first example."""
+    rows = INPUT_EXAMPLE_ROWS + params.get("lookback", 1) - 1
+    first_point = test[test["settlement_point"] == test["settlement_point"].iloc[0]]
+    return model.native_input(first_point.sort_values(TIMESTAMP).head(rows))[:INPUT_EXAMPLE_ROWS]
