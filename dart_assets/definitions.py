@@ -3,6 +3,7 @@
 import dagster as dg
 
 from dart_assets.graph.market import hourly_features, market_data
+from dart_assets.graph.promotion import PromotionGate, candidate_checks, promoted_model, rmse_gate
 from dart_assets.graph.training import MODEL_ASSETS
 from dart_assets.graph.transformer import transformer_assets, transformer_checks, transformer_resources
 from dart_assets.resources.io_manager import ParquetIOManager
@@ -19,8 +20,8 @@ executor = dg.multiprocess_executor.configured(
 )
 
 defs = dg.Definitions(
-    assets=[market_data, hourly_features, *MODEL_ASSETS.values(), *transformer_assets],
-    asset_checks=[*transformer_checks],
+    assets=[market_data, hourly_features, *MODEL_ASSETS.values(), promoted_model, *transformer_assets],
+    asset_checks=[rmse_gate, *candidate_checks, *transformer_checks],
     resources={
         "io_manager": ParquetIOManager(base_path=settings.storage),
         "market_source": MarketDataSource(
@@ -30,6 +31,7 @@ defs = dg.Definitions(
             tracking_uri=dg.EnvVar("MLFLOW_TRACKING_URI").get_value(settings.default_mlflow_uri),
         ),
         "launcher": TrainingLauncher(mode=settings.execution, storage=settings.storage),
+        "gate": PromotionGate(max_test_rmse=settings.gate_max_test_rmse, min_mae_skill=settings.gate_min_skill),
         **transformer_resources,
     },
     executor=executor,

@@ -51,6 +51,19 @@ def _points(name: str) -> tuple[str, ...]:
     return points
 
 
+def _number(name: str, default: float, low: float, high: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number, e.g. {default}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name}={raw!r} is outside {low:g}..{high:g}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     data_source: str
@@ -59,6 +72,8 @@ class Settings:
     start_date: str
     storage: str
     execution: str
+    gate_max_test_rmse: float
+    gate_min_skill: float
 
     @property
     def storage_is_local(self) -> bool:
@@ -92,4 +107,6 @@ def load_settings() -> Settings:
         start_date=_date("DART_START_DATE", DEFAULT_START_DATE),
         storage=storage,
         execution=_choice("DART_EXECUTION", "local", EXECUTION_MODES),
+        gate_max_test_rmse=_number("DART_GATE_MAX_TEST_RMSE", 60.0, 0.0, 10_000.0),
+        gate_min_skill=_number("DART_GATE_MIN_SKILL", 0.02, -1.0, 1.0),
     )

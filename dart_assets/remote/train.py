@@ -58,6 +58,8 @@ def run_training(family: str, features_uri: str, output_uri: str, params: dict[s
     try:
         result = train_model(family, frame, feature_columns(frame), work, params=params, seed=seed,
                              n_threads=n_threads, progress=progress)
+        # A model whose test predictions never move is broken however good its MAE; the candidate check reads this.
+        result.metrics["test_prediction_std"] = float(result.test_predictions["p50"].std())
         experiment = os.environ.get(EXPERIMENT_ENV, DEFAULT_EXPERIMENT)
         run_name = f"{family}-{tags.get('dagster_run_id', 'manual')[:8]}"
         run_id = tracking.log_training_run(result, experiment, run_name, tags=tags)

@@ -1,0 +1,46 @@
+"""The DART promotion gate: a model goes to production only if it is both sane in $/MWh and better than naive.
+
+An absolute RMSE alone means little for DART (one scarcity spike moves it more than any model), so the gate also
+asks that the model's test MAE beat the best naive baseline by a margin. One pure function, evaluated before
+anything is registered and again by the blocking `rmse_gate` check, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class GateResult:
+    passed: bool
+    description: str
+    numbers: dict
+
+
+def evaluate_dart_gate(metrics: dict, max_test_rmse: float, min_mae_skill: float) -> GateResult:
+    """Pass when test RMSE <= max_test_rmse ($/MWh) AND 1 - test MAE / best baseline MAE >= min_mae_skill."""
+    rmse, skill = float(metrics["test_rmse"]), float(metrics["test_mae_skill"])
+    numbers = {
+        "test_rmse": rmse,
+        "max_test_rmse": float(max_test_rmse),
+        "test_mae": float(metrics["test_mae"]),
+        "best_baseline_test_mae": float(metrics["best_baseline_test_mae"]),
+        "test_mae_skill": skill,
+        "min_mae_skill": float(min_mae_skill),
+    }
+    problems = []
+    if not (math.isfinite(rmse) and rmse <= max_test_rmse):
+        problems.append(f"test RMSE {rmse:.2f} $/MWh is above the {max_test_rmse:g} $/MWh threshold")
+    if not (math.isfinite(skill) and skill >= min_mae_skill):
+        problems.append(
+            f"test MAE {numbers['test_mae']:.2f} beats the best naive baseline ({numbers['best_baseline_test_mae']:.2f}) "
+            f"by {skill:.1%}, less than the required {min_mae_skill:.1%}"
+        )
+    if problems:
+        return GateResult(False, "RMSE gate failed: " + "; ".join(problems), numbers)
+    return GateResult(
+        True,
+        f"RMSE gate passed: test RMSE {rmse:.2f} <= {max_test_rmse:g} $/MWh and MAE skill {skill:.1%} >= {min_mae_skill:.1%}",
+        numbers,
+    )
