@@ -16,7 +16,7 @@ import pandas as pd
 
 from dart_assets.ml import plots
 from dart_assets.ml.artifacts import code_version, family_module, library_versions, save_bundle
-from dart_assets.ml.dataset import TIMESTAMP, FeatureTransform, chronological_split
+from dart_assets.ml.dataset import POINT, TIMESTAMP, FeatureTransform, chronological_split
 from dart_assets.ml.metrics import evaluate
 
 FAMILIES = ("lgbm", "xgb", "lstm")
@@ -117,5 +117,5 @@ def train_model(family: str, frame: pd.DataFrame, feature_columns: list[str], ou
 def _input_example(model, test: pd.DataFrame, params: dict) -> Any:
     """The boosters need just a few rows; the LSTM needs a look-back of history before its first example."""
     rows = INPUT_EXAMPLE_ROWS + params.get("lookback", 1) - 1
-    first_point = test[test["settlement_point"] == test["settlement_point"].iloc[0]]
+    first_point = test[test[POINT] == test[POINT].iloc[0]]
     return model.native_input(first_point.sort_values(TIMESTAMP).head(rows))[:INPUT_EXAMPLE_ROWS]
