@@ -12,10 +12,7 @@ import time
 
 import dagster as dg
 import pandas as pd
-from mlflow import MlflowClient
-from mlflow.entities import Metric, Param
 
-from dart_assets.ml.registry import promote
 from dart_assets.resources.mlflow import MlflowResource
 from dart_assets.settings import SettingsError
 from dart_assets.transformer import model as load_model
@@ -101,8 +98,10 @@ def transformer_load_model(
     seed = None if transformer_settings.data_path else LoadGenerator().seed
     fitted = load_model.fit(transformer_load_history, seed=seed)
     # Same store as the spread models, own experiment so the two systems' runs are not mixed.
+    from mlflow.entities import Metric, Param  # mlflow loads only in steps that use it
+
     store = MlflowResource(tracking_uri=mlflow.tracking_uri, experiment_name=EXPERIMENT_NAME, ui_url=mlflow.ui_url)
-    client = MlflowClient(store.tracking_uri)
+    client = store.client()
     run = client.create_run(store.activate(), run_name=f"transformer-{context.run.run_id[:8]}", tags={"dagster.run_id": context.run.run_id})
     run_id = run.info.run_id
     spec = fitted["feature_spec"]
@@ -143,6 +142,8 @@ def promoted_transformer_model(
     gate = evaluate_gate(fitted["metrics"], transformer_settings.rmse_threshold_kw)
     version = None
     if gate.passed:
+        from dart_assets.ml.registry import promote
+
         registered = promote(
             mlflow.client(),
             MODEL_NAME,

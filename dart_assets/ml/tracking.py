@@ -10,8 +10,6 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
-import torch
-import xgboost as xgb
 from mlflow.models import infer_signature
 
 from dart_assets.ml.artifacts import LoadedModel, library_versions, load_bundle
@@ -74,12 +72,16 @@ def _log_flavored_model(result: TrainingResult) -> None:
         mlflow.lightgbm.log_model(result.model, name="model", signature=signature, input_example=example,
                                   pip_requirements=requirements)
     elif result.family == "xgb":
+        import xgboost as xgb  # family libraries load only in the process that trains that family
+
         matrix = xgb.DMatrix(example.to_numpy(), feature_names=result.model.feature_names,
                              feature_types=result.model.feature_types, enable_categorical=True)
         signature = infer_signature(example, result.model.predict(matrix))
         mlflow.xgboost.log_model(result.model, name="model", signature=signature, input_example=example,
                                  model_format="json", pip_requirements=requirements)
     else:
+        import torch
+
         with torch.no_grad():
             output = result.model(torch.from_numpy(example)).numpy()
         signature = infer_signature(np.asarray(example), output)
