@@ -2,6 +2,7 @@
 
 import base64
 import datetime as dt
+import warnings
 
 import dagster as dg
 import pandas as pd
@@ -17,7 +18,10 @@ DRIFT_WINDOW_DAYS = 14
 
 
 def _window(start: int, end: int) -> dg.TimeWindowPartitionMapping:
-    return dg.TimeWindowPartitionMapping(start_offset=start, end_offset=end, allow_nonexistent_upstream_partitions=True)
+    """Days before the first partition do not exist; the features treat them as missing history."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.TimeWindowPartitionMapping(start_offset=start, end_offset=end, allow_nonexistent_upstream_partitions=True)
 
 
 def _png_markdown(png: bytes, alt: str) -> dg.MetadataValue:

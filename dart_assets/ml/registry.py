@@ -15,10 +15,10 @@ PREVIOUS = "previous"
 
 def champion(client: MlflowClient, model_name: str) -> ModelVersion | None:
     """The current champion version, or None when nothing has been promoted yet."""
-    return _by_alias(client, model_name, CHAMPION)
+    return by_alias(client, model_name, CHAMPION)
 
 
-def _by_alias(client: MlflowClient, model_name: str, alias: str) -> ModelVersion | None:
+def by_alias(client: MlflowClient, model_name: str, alias: str) -> ModelVersion | None:
     try:
         return client.get_model_version_by_alias(model_name, alias)
     except MlflowException:
@@ -43,7 +43,7 @@ def promote(client: MlflowClient, model_name: str, source_uri: str, run_id: str,
 
 def rollback(client: MlflowClient, model_name: str) -> tuple[ModelVersion, ModelVersion]:
     """Swap `champion` and `previous`; returns (new champion, new previous). Running it twice undoes it."""
-    current, before = champion(client, model_name), _by_alias(client, model_name, PREVIOUS)
+    current, before = champion(client, model_name), by_alias(client, model_name, PREVIOUS)
     if current is None or before is None:
         raise LookupError(f"{model_name}: rollback needs both a '{CHAMPION}' and a '{PREVIOUS}' version")
     client.set_registered_model_alias(model_name, CHAMPION, before.version)
