@@ -5,21 +5,20 @@ import datetime as dt
 
 import dagster as dg
 
-from dart_assets.graph.partitions import forecast_days, market_days
 from dart_assets.market.timeutil import MARKET_TZ
 
 RUNNING = dg.DefaultScheduleStatus.RUNNING
 
 market_data_job = dg.define_asset_job(
     "market_data_job", selection=dg.AssetSelection.assets("dam_prices", "rtm_prices", "system_conditions"),
-    partitions_def=market_days, description="DAM, RTM and system conditions for the selected delivery days.",
+    description="DAM, RTM and system conditions for the selected delivery days.",
 )
 dart_forecast_job = dg.define_asset_job(
-    "dart_forecast_job", selection=dg.AssetSelection.assets("dart_forecast"), partitions_def=forecast_days,
+    "dart_forecast_job", selection=dg.AssetSelection.assets("dart_forecast"),
     description="Tomorrow's DART forecast from the champion.",
 )
 forecast_accuracy_job = dg.define_asset_job(
-    "forecast_accuracy_job", selection=dg.AssetSelection.assets("forecast_accuracy"), partitions_def=forecast_days,
+    "forecast_accuracy_job", selection=dg.AssetSelection.assets("forecast_accuracy"),
     description="Score a settled day's forecast and watch for drift.",
 )
 weekly_retraining = dg.define_asset_job(
