@@ -17,8 +17,13 @@ from dart_assets.settings import load_settings
 settings = load_settings()
 
 # Steps run in parallel; the tag keeps GPU-tagged training steps to one at a time on a machine with one GPU.
+# Step processes fork from a server that has already imported the project: ~0.3 s per step instead of ~3 s.
 executor = dg.multiprocess_executor.configured(
-    {"max_concurrent": 3, "tag_concurrency_limits": [{"key": "dart/compute", "value": "gpu", "limit": 1}]}
+    {
+        "max_concurrent": 3,
+        "tag_concurrency_limits": [{"key": "dart/compute", "value": "gpu", "limit": 1}],
+        "start_method": {"forkserver": {"preload_modules": ["dart_assets.definitions"]}},
+    }
 )
 
 defs = dg.Definitions(

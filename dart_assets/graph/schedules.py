@@ -8,17 +8,24 @@ import dagster as dg
 from dart_assets.market.timeutil import MARKET_TZ
 
 RUNNING = dg.DefaultScheduleStatus.RUNNING
+# Jobs of one step or a short chain run in the run's own process: a spawned step process costs 2-5 s of start-up,
+# more than these steps' work. Only the retraining job, whose three trainers run side by side, uses the
+# multiprocess executor (the default in definitions.py).
+IN_PROCESS = dg.in_process_executor
 
 market_data_job = dg.define_asset_job(
     "market_data_job", selection=dg.AssetSelection.assets("dam_prices", "rtm_prices", "system_conditions"),
+    executor_def=IN_PROCESS,
     description="DAM, RTM and system conditions for the selected delivery days.",
 )
 dart_forecast_job = dg.define_asset_job(
     "dart_forecast_job", selection=dg.AssetSelection.assets("dart_forecast"),
+    executor_def=IN_PROCESS,
     description="Tomorrow's DART forecast from the champion.",
 )
 forecast_accuracy_job = dg.define_asset_job(
     "forecast_accuracy_job", selection=dg.AssetSelection.assets("forecast_accuracy"),
+    executor_def=IN_PROCESS,
     description="Score a settled day's forecast and watch for drift.",
 )
 weekly_retraining = dg.define_asset_job(
@@ -28,6 +35,7 @@ weekly_retraining = dg.define_asset_job(
 )
 transformer_refresh = dg.define_asset_job(
     "transformer_refresh", selection=dg.AssetSelection.groups("transformer"),
+    executor_def=IN_PROCESS,
     description="Refit the transformer load model and redo the overload forecast.",
 )
 
