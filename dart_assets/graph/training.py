@@ -10,6 +10,10 @@ from pydantic import Field
 
 from dart_assets.resources.mlflow import MlflowResource
 from dart_assets.resources.training_launcher import COMPUTE_TAG, TrainingLauncher
+from dart_assets.settings import load_settings
+
+# In Azure ML mode the UI shows where the steps run.
+PLATFORM_KINDS = {"azureml"} if load_settings().execution == "azureml" else set()
 
 
 class TrainerConfig(dg.Config):
@@ -52,7 +56,7 @@ def _model_asset(name: str, family: str, compute: str, kind: str, config_class: 
         description=f"{label} DART forecaster with P10/P90, trained on hourly_features; early stopping on validation, "
         "scored against naive baselines on the test split, logged to MLflow.",
         deps=["hourly_features"],
-        kinds={kind, "mlflow", "python"},
+        kinds={kind, "mlflow", *PLATFORM_KINDS},
         owners=["team:quant-research"],
         op_tags={COMPUTE_TAG: compute},
         tags={COMPUTE_TAG: compute},
