@@ -9,7 +9,7 @@ import dagster as dg
 from pydantic import Field
 
 from dart_assets.resources.mlflow import MlflowResource
-from dart_assets.resources.training_launcher import COMPUTE_TAG, TrainingLauncher
+from dart_assets.resources.training_launcher import COMPUTE_TAG, TRAINING_RETRY_POLICY, TrainingLauncher
 from dart_assets.settings import load_settings
 
 # In Azure ML mode the UI shows where the steps run.
@@ -60,6 +60,7 @@ def _model_asset(name: str, family: str, compute: str, kind: str, config_class: 
         owners=["team:quant-research"],
         op_tags={COMPUTE_TAG: compute},
         tags={COMPUTE_TAG: compute},
+        retry_policy=TRAINING_RETRY_POLICY,  # transient submission errors; failed trainings are not retried
     )
     def _train(context: dg.AssetExecutionContext, config: config_class, launcher: TrainingLauncher,
                mlflow: MlflowResource) -> dg.MaterializeResult:
