@@ -1,0 +1,40 @@
+"""Fixtures every test package may use: an isolated Dagster instance, storage folder and MLflow store.
+
+Nothing here is autouse; a test asks for what it needs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def dart_env(monkeypatch) -> pytest.MonkeyPatch:
+    """No DART_* variable from the developer's shell leaks into the test; returns monkeypatch to set some."""
+    for name in list(os.environ):
+        if name.startswith("DART_"):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+@pytest.fixture
+def dagster_home(tmp_path, monkeypatch) -> Path:
+    """DAGSTER_HOME pointing at a fresh folder with an empty dagster.yaml (local SQLite run/event storage)."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def storage(tmp_path, monkeypatch) -> Path:
+    """DART_STORAGE (asset files) and MLFLOW_TRACKING_URI (a SQLite file beside them) under tmp_path."""
+    path = tmp_path / "storage"
+    path.mkdir()
+    monkeypatch.setenv("DART_STORAGE", str(path))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    return path
