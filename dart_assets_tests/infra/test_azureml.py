@@ -172,4 +172,6 @@ def test_job_inputs_use_the_datastore_terraform_registers(tf: Terraform) -> None
 def test_cluster_names_match_the_terraform_defaults(tf: Terraform) -> None:
     clusters = {tf.variable_default("cpu_cluster_name"), tf.variable_default("gpu_cluster_name")}
     assert {compute for _, compute, _ in JOBS.values()} == clusters
-    assert tf.outputs["project_env"]["value"]["AZUREML_ENVIRONMENT"] == "dart-assets-cpu@latest"
+    env = tf.outputs["project_env"]["value"]
+    assert env["AZUREML_ENVIRONMENT"] == "azureml:dart-assets-cpu@latest"
+    assert env["AZUREML_GPU_ENVIRONMENT"] == "azureml:dart-assets-gpu@latest"

@@ -249,7 +249,11 @@ def test_project_env_output_names_every_setting(tf: Terraform) -> None:
     env = tf.outputs["project_env"]["value"]
     assert set(env) == {"DART_EXECUTION", "AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE",
                         "AZUREML_CPU_CLUSTER", "AZUREML_GPU_CLUSTER", "AZUREML_ENVIRONMENT", "DART_STORAGE",
-                        "MLFLOW_TRACKING_URI"}
+                        "MLFLOW_TRACKING_URI", "AZUREML_GPU_ENVIRONMENT", "AZUREML_COMPUTE_CLIENT_ID"}
+    # The variables the launcher reads (dart_assets/resources/azureml.py) are the ones this output sets.
+    from dart_assets.resources.azureml import ENV_VARS
+
+    assert {"AZUREML_ENVIRONMENT", "AZUREML_GPU_ENVIRONMENT", "AZUREML_COMPUTE_CLIENT_ID"} <= set(ENV_VARS.values())
     assert env["DART_EXECUTION"] == "azureml"
     assert env["DART_STORAGE"] == tf.outputs["dart_storage_uri"]["value"]
     assert env["MLFLOW_TRACKING_URI"] == tf.outputs["mlflow_tracking_uri"]["value"]

@@ -93,7 +93,9 @@ output "project_env" {
     AZUREML_WORKSPACE     = azurerm_machine_learning_workspace.this.name
     AZUREML_CPU_CLUSTER   = azurerm_machine_learning_compute_cluster.cpu.name
     AZUREML_GPU_CLUSTER   = azurerm_machine_learning_compute_cluster.gpu.name
-    AZUREML_ENVIRONMENT   = "dart-assets-cpu@latest"
+    AZUREML_ENVIRONMENT       = "azureml:dart-assets-cpu@latest"
+    AZUREML_GPU_ENVIRONMENT   = "azureml:dart-assets-gpu@latest"
+    AZUREML_COMPUTE_CLIENT_ID = azurerm_user_assigned_identity.compute.client_id
     DART_STORAGE          = "abfss://${azurerm_storage_container.assets.name}@${azurerm_storage_account.datalake.name}.dfs.core.windows.net/"
     MLFLOW_TRACKING_URI   = "azureml://${trimsuffix(trimprefix(azurerm_machine_learning_workspace.this.discovery_url, "https://"), "/discovery")}/mlflow/v1.0${azurerm_machine_learning_workspace.this.id}"
   }
