@@ -54,7 +54,11 @@ def evaluate(name: str, frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timest
 
     days = pd.date_range(start, end, freq="D")
     expected = pd.Series({d: hours_in_day(d) for d in days}, name="expected")
-    counts = frame.drop_duplicates(keys).groupby([*groups, "delivery_date"]).size().rename("hours").reset_index()
+    counted = frame.drop_duplicates(keys).groupby([*groups, "delivery_date"]).size()
+    # Every (series, day) of the range, so a day with no rows at all shows up as 0 hours.
+    full = (pd.MultiIndex.from_product([*(frame[g].unique() for g in groups), days], names=[*groups, "delivery_date"])
+            if groups else pd.Index(days, name="delivery_date"))
+    counts = counted.reindex(counted.index.union(full), fill_value=0).rename("hours").reset_index()
     counts = counts.join(expected, on="delivery_date")
     wrong = counts[counts["hours"] != counts["expected"]]
     results.append(

@@ -106,7 +106,7 @@ def validate(kind: str, frame: pd.DataFrame, source: str) -> pd.DataFrame:
         for row in cases.head(8).itertuples():
             at = f"row {row.index}" if row.index is not None and row.index == row.index else "table"
             what = f"column {row.column!r}: " if row.schema_context == "Column" else ""
-            value = f", value {row.failure_case!r}" if row.schema_context == "Column" else ""
+            value = f", value {row.failure_case!r}" if row.schema_context == "Column" else (f" {row.failure_case!r}" if at == "table" else "")
             lines.append(f"{at}: {what}{row.check}{value}")
         raise MarketDataError(
             f"{source}: {kind} failed validation ({len(cases)} problem(s)):\n  " + "\n  ".join(lines)

@@ -88,8 +88,6 @@ def test_near_cap_uses_the_pre_2022_cap():
     assert not results("rtm_prices", frame, pd.Timestamp("2021-02-16"), pd.Timestamp("2021-02-16"))["prices_near_cap"].passed
 
 
-@pytest.mark.xfail(strict=True, reason="bug: hours_per_day only counts days that have rows; a whole missing day "
-                                       "passes it (and missing_hours too, over a long range); see the test report")
 def test_a_whole_missing_day_fails_hours_per_day():
     start, end = pd.Timestamp("2024-06-01"), pd.Timestamp("2024-07-31")
     frame = synthetic.generate("2024-06-01", "2024-07-31", ["HB_NORTH"])["rtm_prices"]

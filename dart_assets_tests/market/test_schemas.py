@@ -94,8 +94,6 @@ def test_text_prices_fail(day):
     assert "column 'dam_price': dtype('float64')" in error("dam_prices", frame)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: validate() drops the column name of table-level failures "
-                                       "(column_in_schema / column_in_dataframe); see the test report")
 def test_unexpected_or_missing_columns_are_named(day):
     assert "foo" in error("system_conditions", day["system_conditions"].assign(foo=1.0))
     assert "settlement_point" in error("dam_prices", day["dam_prices"].drop(columns="settlement_point"))
