@@ -93,7 +93,7 @@ def summary(instance: dg.DagsterInstance, settings, forecast_day: dt.date) -> st
     champion = registry.champion(client, MODEL_NAME)
     lines.append("")
     lines.append(f"champion: {MODEL_NAME} v{champion.version} ({champion.tags.get('source_asset')})" if champion
-                 else f"champion: none (the rmse_gate did not pass)")
+                 else "champion: none (the rmse_gate did not pass)")
     forecast = Path(settings.storage).resolve() / "dart_forecast" / f"{forecast_day}.parquet"
     lines.append(f"forecast for {forecast_day}: {forecast}")
     lines.append(f"MLflow: mlflow ui --backend-store-uri {tracking_uri}")

@@ -5,9 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-import pytest
 
-from dart_assets import features
 from dart_assets.graph.market import MARKET_TABLES, hourly_features, market_data
 from dart_assets.market import quality
 from dart_assets.resources.io_manager import ParquetIOManager

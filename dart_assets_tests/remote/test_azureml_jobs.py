@@ -3,7 +3,6 @@ reader, and the real trainer entry point in the job; only MLClient and the stora
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import signal

@@ -1,7 +1,6 @@
 """TrainingLauncher: where the trainer reads and writes, which compute a step asks for, and which failures retry."""
 
 import dagster as dg
-import pytest
 from upath import UPath
 
 from dart_assets.graph.training import MODEL_ASSETS, lgbm_model
