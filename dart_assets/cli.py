@@ -18,6 +18,8 @@ import dagster as dg
 
 DEFAULT_HOME = ".dart/dagster_home"
 QUICKSTART_DAYS = 150
+# The console shows progress (training iterations, checks) but not Dagster's per-event DEBUG lines.
+QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 def resolve_job(name: str) -> dg.JobDefinition:
@@ -39,7 +41,7 @@ def _execute(instance: dg.DagsterInstance, job: str, label: str, tags: dict[str,
     started = time.perf_counter()
     print(f"-> {label} ...", flush=True)
     result = dg.execute_job(dg.build_reconstructable_job("dart_assets.cli", "resolve_job", reconstructable_args=(job,)),
-                            instance=instance, tags=tags or {})
+                            instance=instance, tags=tags or {}, run_config=QUIET)
     seconds = time.perf_counter() - started
     if not result.success:
         failed = [e.step_key for e in result.all_events if e.is_step_failure]

@@ -79,13 +79,20 @@ def load_bundle(path: Path | str) -> LoadedModel:
     return LoadedModel(metadata, model_class.load(directory, transform, metadata["params"]))
 
 
+# Import name -> distributions that provide it (the project installs the CPU-only XGBoost wheel).
+DISTRIBUTIONS = {"xgboost": ("xgboost", "xgboost-cpu")}
+
+
 def library_versions() -> dict[str, str | None]:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in LIBRARIES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
+        versions[name] = None
+        for distribution in DISTRIBUTIONS.get(name, (name,)):
+            try:
+                versions[name] = importlib.metadata.version(distribution)
+                break
+            except importlib.metadata.PackageNotFoundError:
+                continue
     return versions
 
 
