@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from dart_assets.market import schemas
-from dart_assets.market.timeutil import MARKET_TZ, day_hours, ercot_holidays
+from dart_assets.market.timeutil import MARKET_TZ, ercot_holidays, range_hours
 
 SEED = 20240611
 EPOCH = pd.Timestamp("2015-01-01", tz="UTC")
@@ -96,19 +96,33 @@ def _wind_capacity(t_hours: np.ndarray) -> np.ndarray:
     return 38_000 * (1 + 0.04 * _years_since_2024(t_hours))
 
 
-def _system_day(day: pd.Timestamp, holiday: bool) -> pd.DataFrame:
-    hours = day_hours(day)
+class _DailyNoise:
+    """Random draws made day by day, each day from a generator seeded by (seed parts, that day): a day's values
+    do not depend on which other days are generated with it, yet all days are drawn in one vectorised pass."""
+
+    def __init__(self, delivery_date: pd.Series, *seed: int):
+        days, self.lengths = np.unique(delivery_date.to_numpy(), return_counts=True)
+        self.rngs = [np.random.default_rng([SEED, *seed, pd.Timestamp(d).toordinal()]) for d in days]
+
+    def draw(self, method: str, *args) -> np.ndarray:
+        return np.concatenate([getattr(rng, method)(*args, size=n) for rng, n in zip(self.rngs, self.lengths)])
+
+
+def _clock(hours: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.Series]:
+    """Hours since EPOCH, local hour (mid-hour), local day of year, local timestamps."""
     ts = hours["timestamp_utc"]
-    t = ((ts - EPOCH) / pd.Timedelta(hours=1)).to_numpy(dtype=float)
     local = ts.dt.tz_convert(MARKET_TZ)
-    h = local.dt.hour.to_numpy() + 0.5
-    doy = local.dt.dayofyear.to_numpy()
-    rng = np.random.default_rng([SEED, day.toordinal()])
-    n = len(hours)
+    t = ((ts - EPOCH) / pd.Timedelta(hours=1)).to_numpy(dtype=float)
+    return t, local.dt.hour.to_numpy() + 0.5, local.dt.dayofyear.to_numpy(), local
+
+
+def _system(hours: pd.DataFrame, holiday: np.ndarray) -> pd.DataFrame:
+    t, h, doy, local = _clock(hours)
+    noise = _DailyNoise(hours["delivery_date"])
 
     season = np.cos(2 * np.pi * (doy - 200) / 365.25)  # +1 mid-July, -1 mid-January
     temp = 67 + 19 * season + 9 * np.cos(2 * np.pi * (h - 16) / 24) + 7 * _smooth(t, "temperature")
-    temp_fc = temp + 1.5 * _smooth(t, "temperature-error") + rng.normal(0, 1.0, n)
+    temp_fc = temp + 1.5 * _smooth(t, "temperature-error") + noise.draw("normal", 0, 1.0)
 
     years = _years_since_2024(t)
     daily_shape = 0.5 - 0.5 * np.cos(2 * np.pi * (h - 4) / 24) + 0.15 * np.exp(-((h - 19) ** 2) / 6)
@@ -116,7 +130,7 @@ def _system_day(day: pd.Timestamp, holiday: bool) -> pd.DataFrame:
     base = (36_000 + 9_000 * daily_shape) * (1 - 0.07 * weekend - 0.09 * holiday) * (1 + 0.03 * years)
     load = base + 1_150 * np.maximum(temp - 68, 0) + 750 * np.maximum(48 - temp, 0)
     load *= 1 + 0.012 * _smooth(t, "load-noise")
-    load_fc = load * (1 + 0.018 * _smooth(t, "load-error") + rng.normal(0, 0.006, n))
+    load_fc = load * (1 + 0.018 * _smooth(t, "load-error") + noise.draw("normal", 0, 0.006))
 
     wind_cap = _wind_capacity(t)
     wind_cf_fc = np.clip(
@@ -127,7 +141,7 @@ def _system_day(day: pd.Timestamp, holiday: bool) -> pd.DataFrame:
     )
     # Forecasts run high on windy days: actual output falls short of a high forecast.
     wind_cf = np.clip(wind_cf_fc - 0.35 * np.maximum(wind_cf_fc - 0.40, 0) + 0.05 * _smooth(t, "wind-error")
-                      + rng.normal(0, 0.015, n), 0.01, 0.95)
+                      + noise.draw("normal", 0, 0.015), 0.01, 0.95)
 
     solar_cap = 24_000 * (1 + 0.15 * years)
     day_length = 12.2 + 1.9 * season
@@ -136,7 +150,8 @@ def _system_day(day: pd.Timestamp, holiday: bool) -> pd.DataFrame:
     clouds = np.clip(0.35 + 0.35 * _smooth(t, "clouds"), 0, 0.9)
     solar_fc = solar_cap * clear_sky * (1 - clouds)
     # Solar forecasts are conservative on clear days.
-    solar = solar_fc * (1 + 0.14 * (1 - clouds) - 0.04 + 0.03 * _smooth(t, "solar-error")) + rng.normal(0, 150, n) * (clear_sky > 0)
+    solar = (solar_fc * (1 + 0.14 * (1 - clouds) - 0.04 + 0.03 * _smooth(t, "solar-error"))
+             + noise.draw("normal", 0, 150) * (clear_sky > 0))
 
     frame = hours.copy()
     frame["load_mw"] = load
@@ -150,15 +165,10 @@ def _system_day(day: pd.Timestamp, holiday: bool) -> pd.DataFrame:
     return frame
 
 
-def _prices_day(system: pd.DataFrame, point: str, day: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
+def _prices(system: pd.DataFrame, point: str) -> tuple[np.ndarray, np.ndarray]:
     profile = POINTS[point]
-    ts = system["timestamp_utc"]
-    t = ((ts - EPOCH) / pd.Timedelta(hours=1)).to_numpy(dtype=float)
-    local = ts.dt.tz_convert(MARKET_TZ)
-    h = local.dt.hour.to_numpy() + 0.5
-    doy = local.dt.dayofyear.to_numpy()
-    rng = np.random.default_rng([SEED, zlib.crc32(point.encode()), day.toordinal()])
-    n = len(system)
+    t, h, doy, _ = _clock(system)
+    noise = _DailyNoise(system["delivery_date"], zlib.crc32(point.encode()))
 
     gas = 1.0 + 0.22 * np.cos(2 * np.pi * (doy - 20) / 365.25) + 0.15 * _smooth(t / 6.0, "gas")
 
@@ -180,36 +190,36 @@ def _prices_day(system: pd.DataFrame, point: str, day: pd.Timestamp) -> tuple[np
     regime_seen = profile.congestion * _smooth(t - 48.0, f"congestion-{point}")  # DAM learns congestion late
     evening = np.exp(-((h - 19.5) ** 2) / 4.0)
     premium = 1.5 + 4.0 * evening + 45.0 * _sigmoid((net_fc - 74_000.0) / 3_000.0)
-    dam = dam_base + 0.6 * regime_seen + premium + rng.normal(0, 1.2, n)
+    dam = dam_base + 0.6 * regime_seen + premium + noise.draw("normal", 0, 1.2)
 
     spike_p = 0.003 + 0.2 * _sigmoid((net - 76_000.0) / 2_500.0)
-    spikes = (rng.random(n) < spike_p) * rng.lognormal(np.log(180.0), 1.0, n)
-    dumps = (rng.random(n) < 0.3 * np.maximum(wind / wind_capacity - 0.55, 0)) * rng.uniform(20, 120, n) * (profile.wind_basis < -20)
-    rtm = rtm_base + regime + 2.5 * rng.standard_t(3, n) + spikes - dumps
+    spikes = (noise.draw("random") < spike_p) * noise.draw("lognormal", np.log(180.0), 1.0)
+    dumps = ((noise.draw("random") < 0.3 * np.maximum(wind / wind_capacity - 0.55, 0))
+             * noise.draw("uniform", 20, 120) * (profile.wind_basis < -20))
+    rtm = rtm_base + regime + 2.5 * noise.draw("standard_t", 3) + spikes - dumps
 
-    cap = float(schemas.offer_cap(pd.Series([day])).iloc[0])
+    cap = schemas.offer_cap(system["delivery_date"]).to_numpy()
     return (np.round(np.clip(dam, schemas.PRICE_FLOOR, cap), 2), np.round(np.clip(rtm, schemas.PRICE_FLOOR, cap), 2))
 
 
 def generate(start: dt.date | str, end: dt.date | str, points: list[str] | tuple[str, ...]) -> dict[str, pd.DataFrame]:
     """DAM, RTM and system conditions for delivery days start..end (inclusive), in the tidy market schema."""
     _check_points(points)
-    days = pd.date_range(pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize(), freq="D")
-    if len(days) == 0:
+    first, last = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+    if last < first:
         raise ValueError(f"synthetic source: empty date range {start}..{end}")
-    holidays = ercot_holidays(days[0].date(), days[-1].date())
-    dam, rtm, system = [], [], []
-    for day in days:
-        sys_day = _system_day(day, day.date() in holidays)
-        system.append(sys_day)
-        for point in points:
-            dam_price, rtm_price = _prices_day(sys_day, point, day)
-            keys = sys_day[schemas.KEY_COLUMNS].assign(settlement_point=point)
-            dam.append(keys.assign(dam_price=dam_price))
-            rtm.append(keys.assign(rtm_price=rtm_price))
+    hours = range_hours(first, last)
+    holidays = ercot_holidays(first.date(), last.date())
+    system = _system(hours, hours["delivery_date"].dt.date.isin(holidays).to_numpy())
+    keys = system[schemas.KEY_COLUMNS]
+    dam, rtm = [], []
+    for point in points:
+        dam_price, rtm_price = _prices(system, point)
+        dam.append(keys.assign(settlement_point=point, dam_price=dam_price))
+        rtm.append(keys.assign(settlement_point=point, rtm_price=rtm_price))
     order = ["timestamp_utc", "settlement_point"]
     return {
         "dam_prices": pd.concat(dam, ignore_index=True).sort_values(order, ignore_index=True),
         "rtm_prices": pd.concat(rtm, ignore_index=True).sort_values(order, ignore_index=True),
-        "system_conditions": pd.concat(system, ignore_index=True),
+        "system_conditions": system,
     }

@@ -19,24 +19,26 @@ class DeliveryTimeError(ValueError):
     """A (date, hour ending, repeated flag) that does not exist on ERCOT's clock."""
 
 
-def day_hours(day: dt.date | str | pd.Timestamp) -> pd.DataFrame:
-    """The hours of one delivery day: timestamp_utc (hour beginning), hour_ending, repeated_hour.
-
-    23 rows on the spring-forward day, 25 on the fall-back day, else 24.
-    """
-    start = pd.Timestamp(day).normalize().tz_localize(MARKET_TZ)
-    end = (pd.Timestamp(day).normalize() + pd.Timedelta(days=1)).tz_localize(MARKET_TZ)
+def range_hours(first: dt.date | str | pd.Timestamp, last: dt.date | str | pd.Timestamp) -> pd.DataFrame:
+    """The hours of delivery days first..last: timestamp_utc (hour beginning), delivery_date, hour_ending,
+    repeated_hour. 23 rows on a spring-forward day, 25 on a fall-back day, else 24."""
+    start = pd.Timestamp(first).normalize().tz_localize(MARKET_TZ)
+    end = (pd.Timestamp(last).normalize() + pd.Timedelta(days=1)).tz_localize(MARKET_TZ)
     local = pd.date_range(start, end, freq="h", inclusive="left")
-    hour_ending = local.hour + 1
-    repeated = pd.Series(hour_ending).duplicated().to_numpy()
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "timestamp_utc": local.tz_convert("UTC"),
-            "delivery_date": pd.Timestamp(day).normalize(),
-            "hour_ending": np.asarray(hour_ending, dtype="int64"),
-            "repeated_hour": repeated,
+            "delivery_date": local.tz_localize(None).normalize(),
+            "hour_ending": np.asarray(local.hour + 1, dtype="int64"),
         }
     )
+    frame["repeated_hour"] = frame.duplicated(["delivery_date", "hour_ending"]).to_numpy()
+    return frame
+
+
+def day_hours(day: dt.date | str | pd.Timestamp) -> pd.DataFrame:
+    """The hours of one delivery day (see range_hours)."""
+    return range_hours(day, day)
 
 
 def hours_in_day(day: dt.date | str | pd.Timestamp) -> int:
