@@ -46,8 +46,9 @@ def forecast_day(model, dam: pd.DataFrame, rtm: pd.DataFrame, system: pd.DataFra
     dam, rtm, system = known_at_decision_time(dam, rtm, system, day)
     if driver_forecasts is not None:
         system = pd.concat([f for f in (system, driver_forecasts) if f is not None and len(f)], ignore_index=True)
-    previous = day - pd.Timedelta(days=1)
-    table = features.build_features(dam, rtm, system, points, days=[previous, day])
+    # Rows before D only serve as the LSTM's look-back (23 hours per day at worst).
+    history_days = max(1, math.ceil(((model.metadata.get("lookback") or 1) - 1) / 23))
+    table = features.build_features(dam, rtm, system, points, days=list(pd.date_range(day - pd.Timedelta(days=history_days), day)))
     wanted = model.metadata["feature_columns"]
     missing = sorted(set(wanted) - set(table.columns))
     if missing:

@@ -113,10 +113,10 @@ def forecast_accuracy(context: dg.AssetExecutionContext, dart_forecast: pd.DataF
     yield dg.Output(
         today,
         metadata={
-            "mae": today["mae"].iloc[0],
-            "zero_spread_mae": today["zero_mae"].iloc[0],
-            "band_coverage": today["band_coverage"].iloc[0],
-            "sign_accuracy": today["sign_accuracy"].iloc[0],
+            "mae": float(today["mae"].iloc[0]),
+            "zero_spread_mae": float(today["zero_mae"].iloc[0]),
+            "band_coverage": float(today["band_coverage"].iloc[0]),
+            "sign_accuracy": float(today["sign_accuracy"].iloc[0]),
             f"rolling_{DRIFT_WINDOW_DAYS}d": dg.MetadataValue.json(rolling),
             "history": dg.MetadataValue.md(daily.to_markdown(index=False, floatfmt=".2f")),
         },

@@ -95,7 +95,11 @@ def promoted_model(context: dg.AssetExecutionContext, gate: PromotionGate, mlflo
     result = gate.evaluate(chosen["metrics"])
     before = registry.champion(client, MODEL_NAME)
     version = None
-    if result.passed:
+    if result.passed and before is not None and before.run_id == chosen["mlflow_run_id"]:
+        # Nothing was retrained: a new version of the same run would make `previous` equal `champion`.
+        version = before
+        context.log.info(f"{winner}'s run is already the champion (v{before.version}); registry unchanged")
+    elif result.passed:
         tags = {
             "source_asset": winner,
             "family": chosen["family"],
@@ -141,11 +145,13 @@ def promoted_model(context: dg.AssetExecutionContext, gate: PromotionGate, mlflo
 @dg.asset_check(asset=promoted_model, blocking=True, description="Test RMSE under the threshold AND test MAE better than the best naive baseline by the margin; blocks the forecast otherwise.")
 def rmse_gate(promoted_model: dict, gate: PromotionGate) -> dg.AssetCheckResult:
     result = gate.evaluate(promoted_model["metrics"])
+    champion = promoted_model["champion_version"]
+    champion_label = f"v{champion}" if champion is not None else "(none)"
     return dg.AssetCheckResult(
         passed=result.passed,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=result.description + ("" if result.passed else f"; champion stays v{promoted_model['champion_version']}"),
-        metadata={**result.numbers, "winner": promoted_model["winner"], "champion_version": str(promoted_model["champion_version"])},
+        description=result.description + ("" if result.passed else f"; champion stays {champion_label}"),
+        metadata={**result.numbers, "winner": promoted_model["winner"], "champion_version": champion_label},
     )
 
 
