@@ -11,12 +11,11 @@ import dagster as dg
 from pydantic import Field
 
 from dart_assets.graph.training import MODEL_ASSETS
-from dart_assets.ml.gate import evaluate_dart_gate
+from dart_assets.ml.gate import REQUIRED_METRICS, evaluate_dart_gate
 from dart_assets.resources.mlflow import MlflowResource
 
 MODEL_NAME = "dart-spread-forecaster"
 SELECTION_METRICS = ("val_mae", "val_rmse")
-REQUIRED_METRICS = ("val_rmse", "val_mae", "test_rmse", "test_mae", "test_mae_skill", "best_baseline_test_mae")
 
 
 class PromotionGate(dg.ConfigurableResource):
@@ -153,23 +152,3 @@ def rmse_gate(promoted_model: dict, gate: PromotionGate) -> dg.AssetCheckResult:
         description=result.description + ("" if result.passed else f"; champion stays {champion_label}"),
         metadata={**result.numbers, "winner": promoted_model["winner"], "champion_version": champion_label},
     )
-
-
-def _candidate_check(asset_key: str):
-    @dg.asset_check(asset=asset_key, name="candidate_sanity",
-                    description="The candidate's metrics are finite, its test predictions vary, and its MLflow run and bundle are recorded.")
-    def _check(context: dg.AssetCheckExecutionContext, mlflow: MlflowResource) -> dg.AssetCheckResult:
-        event = context.instance.get_latest_materialization_event(dg.AssetKey(asset_key))
-        metadata = event.asset_materialization.metadata if event and event.asset_materialization else {}
-        problems = [f"missing {k}" for k in ("mlflow_run_id", "bundle_uri") if k not in metadata]
-        if not problems:
-            metrics = mlflow.client().get_run(metadata["mlflow_run_id"].value).data.metrics
-            problems += [f"{k} is not finite" for k in REQUIRED_METRICS if not math.isfinite(metrics.get(k, math.nan))]
-            if not metrics.get("test_prediction_std", 0.0) > 1e-6:
-                problems.append("test predictions are constant")
-        return dg.AssetCheckResult(passed=not problems, description="; ".join(problems) or "finite, varying, complete")
-
-    return _check
-
-
-candidate_checks = [_candidate_check(key) for key in MODEL_ASSETS]

@@ -8,6 +8,7 @@ defaults from the ML core (`dart_assets/ml/<family>.py`), so the defaults live i
 import dagster as dg
 from pydantic import Field
 
+from dart_assets.ml.gate import candidate_problems
 from dart_assets.resources.mlflow import MlflowResource
 from dart_assets.resources.training_launcher import COMPUTE_TAG, TRAINING_RETRY_POLICY, TrainingLauncher
 from dart_assets.settings import load_settings
@@ -61,10 +62,20 @@ def _model_asset(name: str, family: str, compute: str, kind: str, config_class: 
         op_tags={COMPUTE_TAG: compute},
         tags={COMPUTE_TAG: compute},
         retry_policy=TRAINING_RETRY_POLICY,  # transient submission errors; failed trainings are not retried
+        check_specs=[dg.AssetCheckSpec(
+            "candidate_sanity", asset=name,
+            description="The candidate's metrics are finite, its test predictions vary, and its MLflow run and bundle are recorded.",
+        )],
     )
     def _train(context: dg.AssetExecutionContext, config: config_class, launcher: TrainingLauncher,
                mlflow: MlflowResource) -> dg.MaterializeResult:
-        return launcher.launch(context, family, config.overrides(), config.seed, mlflow)
+        result = launcher.launch(context, family, config.overrides(), config.seed, mlflow)
+        # Checked from what the trainer reported, in this step: no extra process or store round trip.
+        reported = {key: getattr(value, "value", value) for key, value in (result.metadata or {}).items()}
+        problems = candidate_problems(reported)
+        sanity = dg.AssetCheckResult(check_name="candidate_sanity", passed=not problems,
+                                     description="; ".join(problems) or "finite, varying, complete")
+        return dg.MaterializeResult(metadata=result.metadata, check_results=[sanity])
 
     return _train
 

@@ -11,6 +11,10 @@ import math
 from dataclasses import dataclass
 
 
+# What every candidate must report before it can be compared: validation scores pick, test scores gate.
+REQUIRED_METRICS = ("val_rmse", "val_mae", "test_rmse", "test_mae", "test_mae_skill", "best_baseline_test_mae")
+
+
 @dataclass(frozen=True)
 class GateResult:
     passed: bool
@@ -44,3 +48,16 @@ def evaluate_dart_gate(metrics: dict, max_test_rmse: float, min_mae_skill: float
         f"RMSE gate passed: test RMSE {rmse:.2f} <= {max_test_rmse:g} $/MWh and MAE skill {skill:.1%} >= {min_mae_skill:.1%}",
         numbers,
     )
+
+
+def candidate_problems(reported: dict) -> list[str]:
+    """Why a trained candidate cannot be trusted (empty if it can): a missing MLflow run or bundle, a metric that
+    is not finite, or test predictions that never move (a model that learned a constant)."""
+    problems = [f"missing {key}" for key in ("mlflow_run_id", "bundle_uri") if not reported.get(key)]
+    for key in REQUIRED_METRICS:
+        value = reported.get(key)
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            problems.append(f"{key} is not finite ({value!r})")
+    if not reported.get("test_prediction_std", 0.0) > 1e-6:
+        problems.append("test predictions are constant")
+    return problems

@@ -47,11 +47,14 @@ def _copy_tree(src: Path, dst: UPath) -> None:
 
 
 def run_training(family: str, features_uri: str, output_uri: str, params: dict[str, Any], seed: int,
-                 n_threads: int, tags: dict[str, str], progress) -> dict[str, Any]:
-    """Train, log to MLflow (tracking URI from the environment), copy the bundle to `output_uri`; return a summary."""
+                 n_threads: int, tags: dict[str, str], progress, experiment: str | None = None) -> dict[str, Any]:
+    """Train, log to MLflow (the process's tracking URI, `experiment` or $MLFLOW_EXPERIMENT_NAME), copy the bundle
+    to `output_uri`; return a summary."""
     from dart_assets.ml import tracking
-    from dart_assets.ml.training import train_model
+    from dart_assets.ml.training import FAMILIES, train_model
 
+    if family not in FAMILIES:
+        raise ValueError(f"unknown model family {family!r}; expected one of {', '.join(FAMILIES)}")
     frame = read_features(features_uri)
     progress(f"{family}: {len(frame)} rows with a known DART from {features_uri}")
     work = Path(tempfile.mkdtemp(prefix=f"dart_{family}_"))
@@ -60,7 +63,7 @@ def run_training(family: str, features_uri: str, output_uri: str, params: dict[s
                              n_threads=n_threads, progress=progress)
         # A model whose test predictions never move is broken however good its MAE; the candidate check reads this.
         result.metrics["test_prediction_std"] = float(result.test_predictions["p50"].std())
-        experiment = os.environ.get(EXPERIMENT_ENV, DEFAULT_EXPERIMENT)
+        experiment = experiment or os.environ.get(EXPERIMENT_ENV, DEFAULT_EXPERIMENT)
         run_name = f"{family}-{tags.get('dagster_run_id', 'manual')[:8]}"
         run_id = tracking.log_training_run(result, experiment, run_name, tags=tags)
         _copy_tree(result.bundle_dir, UPath(output_uri) / "bundle")
@@ -95,6 +98,8 @@ def pipes_metadata(summary: dict[str, Any], run_url: str | None) -> dict[str, An
         "test_rmse": {"type": "float", "raw_value": m["test_rmse"]},
         "test_mae": {"type": "float", "raw_value": m["test_mae"]},
         "test_mae_skill": {"type": "float", "raw_value": m["test_mae_skill"]},
+        "best_baseline_test_mae": {"type": "float", "raw_value": m["best_baseline_test_mae"]},
+        "test_prediction_std": {"type": "float", "raw_value": m["test_prediction_std"]},
         "test_p10_p90_coverage": {"type": "float", "raw_value": m["test_p10_p90_coverage"]},
         "n_val": {"type": "int", "raw_value": summary["n_val"]},
         "n_test": {"type": "int", "raw_value": summary["n_test"]},

@@ -1,15 +1,18 @@
-"""Where a training step runs: a local subprocess, or an Azure ML command job on the cluster its compute tag names.
+"""Where a training step runs: in the step's own process, or as an Azure ML command job on the cluster its compute
+tag names.
 
-Both launchers run the same entry point (`python -m dart_assets.remote.train`) under Dagster Pipes, so the asset
-code and the training logic are identical; only the transport differs.
+Both launchers run the same training entry point (`dart_assets.remote.train.run_training`, which
+`python -m dart_assets.remote.train` wraps in Dagster Pipes on Azure ML) and report the same metadata, so the asset
+code and the training logic are identical; only the transport differs. Locally the step process trains directly:
+a Pipes subprocess would re-import pandas, MLflow and the model library for each of the three parallel trainers,
+which on a 2-core machine cost more than it isolates.
 """
 
 import json
-import sys
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
-from dagster._core.errors import DagsterPipesExecutionError
 
 from dart_assets.resources.azureml import AzureMLConfig, build_command_job, job_name, run_job
 from dart_assets.resources.mlflow import MlflowResource
@@ -52,26 +55,32 @@ class TrainingLauncher(dg.ConfigurableResource):
         if self.mode not in EXECUTION_MODES:
             raise dg.Failure(f"execution mode {self.mode!r} is not valid; use one of: {', '.join(EXECUTION_MODES)}",
                              allow_retries=False)
-        env = {"MLFLOW_TRACKING_URI": mlflow.tracking_uri, "MLFLOW_EXPERIMENT_NAME": mlflow.experiment_name}
-        if mlflow.ui_url:
-            env["MLFLOW_UI_URL"] = mlflow.ui_url
         if self.mode == "local":
-            return self._launch_local(context, family, params, seed, mlflow, env)
-        return self._launch_azureml(context, family, params, seed, mlflow, env)
+            return self._launch_local(context, family, params, seed, mlflow)
+        return self._launch_azureml(context, family, params, seed, mlflow)
 
-    def _launch_local(self, context, family, params, seed, mlflow, env) -> dg.MaterializeResult:
+    def _launch_local(self, context, family, params, seed, mlflow) -> dg.MaterializeResult:
+        from dart_assets.remote.train import pipes_metadata, run_training
+
         mlflow.activate()  # create/migrate the tracking store once, before parallel trainers touch it
-        args = self.command(family, params, seed, context.run.run_id, self.n_threads)
+        tags = {"dagster_run_id": context.run.run_id, "dagster_asset": context.asset_key.to_user_string(),
+                "launcher": "local"}
         try:
-            return dg.PipesSubprocessClient(env=env).run(command=[sys.executable, *args], context=context).get_materialize_result()
-        except DagsterPipesExecutionError as exc:  # the same code and data would fail again: no retry
-            raise dg.Failure(f"{family} training failed: {exc}", allow_retries=False) from exc
+            summary = run_training(family, self.features_uri(), self.output_uri(family, context.run.run_id), params,
+                                   seed, self.n_threads, tags, context.log.info, experiment=mlflow.experiment_name)
+        except Exception as exc:  # the same code and data would fail again: no retry
+            raise dg.Failure(f"{family} training failed: {type(exc).__name__}: {exc}", allow_retries=False) from exc
+        wire = pipes_metadata(summary, mlflow.run_url(summary["mlflow_run_id"]))
+        return dg.MaterializeResult(metadata={key: _metadata_value(entry) for key, entry in wire.items()})
 
-    def _launch_azureml(self, context, family, params, seed, mlflow, env) -> dg.MaterializeResult:
+    def _launch_azureml(self, context, family, params, seed, mlflow) -> dg.MaterializeResult:
         if not self.storage.startswith("abfss://"):
             raise dg.Failure(f"storage {self.storage!r} is not reachable from an Azure ML job; "
                              "set DART_STORAGE=abfss://<container>@<account>.dfs.core.windows.net/", allow_retries=False)
         config = self.azureml or AzureMLConfig.from_env(self.storage)
+        env = {"MLFLOW_TRACKING_URI": mlflow.tracking_uri, "MLFLOW_EXPERIMENT_NAME": mlflow.experiment_name}
+        if mlflow.ui_url:
+            env["MLFLOW_UI_URL"] = mlflow.ui_url
         if "://" not in mlflow.tracking_uri or mlflow.tracking_uri.startswith(("sqlite:", "file:")):
             context.log.warning(f"MLflow tracking URI {mlflow.tracking_uri} is local to this machine: the Azure ML "
                                 "job cannot log there; set MLFLOW_TRACKING_URI to the workspace's (infra/README.md)")
@@ -87,6 +96,13 @@ class TrainingLauncher(dg.ConfigurableResource):
                   "model_family": family},
         )
         return run_job(context, config, job)
+
+
+def _metadata_value(entry: dict[str, Any]) -> dg.MetadataValue:
+    """One metadata entry from the Pipes wire format ({"type", "raw_value"}) the remote entry point reports."""
+    build = {"md": dg.MetadataValue.md, "float": dg.MetadataValue.float, "int": dg.MetadataValue.int,
+             "text": dg.MetadataValue.text, "json": dg.MetadataValue.json, "url": dg.MetadataValue.url}
+    return build[entry["type"]](entry["raw_value"])
 
 
 def compute_of(context: dg.AssetExecutionContext) -> str:

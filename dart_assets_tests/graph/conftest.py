@@ -19,7 +19,7 @@ from mlflow import MlflowClient
 from dart_assets.graph.forecasting import dart_forecast, forecast_accuracy
 from dart_assets.graph.market import hourly_features, market_data
 from dart_assets.graph.partitions import forecast_days
-from dart_assets.graph.promotion import PromotionGate, candidate_checks, promoted_model, rmse_gate
+from dart_assets.graph.promotion import PromotionGate, promoted_model, rmse_gate
 from dart_assets.graph.training import MODEL_ASSETS
 from dart_assets.resources.io_manager import ParquetIOManager
 from dart_assets.resources.market_source import MarketDataSource
@@ -35,7 +35,7 @@ TRAIN_CONFIG = {
     "deep_model": {"max_epochs": 2, "hidden_size": 8},
 }
 ALL_ASSETS = [market_data, hourly_features, *MODEL_ASSETS.values(), promoted_model, dart_forecast, forecast_accuracy]
-ALL_CHECKS = [rmse_gate, *candidate_checks]
+ALL_CHECKS = [rmse_gate]
 
 
 def resources_for(storage: Path, tracking_uri: str, gate: PromotionGate | None = None) -> dict:

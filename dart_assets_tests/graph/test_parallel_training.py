@@ -55,7 +55,7 @@ def test_three_models_train_in_parallel_and_log_one_mlflow_run_each(tmp_path):
     # Overlap: every trainer had started before the first one finished.
     assert max(starts[t] for t in trainers) < min(ends[t] for t in trainers), (starts, ends)
 
-    # Each trainer streamed its progress into the run's logs through Pipes.
+    # Each trainer streamed its progress (iterations, epochs, scores) into the run's logs.
     messages = " ".join(e.user_message for e in events if e.step_key in trainers)
     assert "test MAE" in messages and "epoch" in messages.lower()
 

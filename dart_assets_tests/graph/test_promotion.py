@@ -9,6 +9,7 @@ import pytest
 from mlflow import MlflowClient
 
 from dart_assets.graph.promotion import MODEL_NAME, REQUIRED_METRICS, PromotionGate, rmse_gate
+from dart_assets.ml.gate import candidate_problems
 from dart_assets.graph.training import MODEL_ASSETS
 from dart_assets.ml import registry
 from dart_assets_tests.graph.conftest import materialize, metadata_of, resources_for
@@ -168,18 +169,15 @@ def test_invalid_selection_metric_is_refused(tmp_path, fake_candidates):
                     resources_for(tmp_path, uri, PromotionGate(selection_metric="test_mae")), instance)
 
 
-def test_candidate_sanity_fails_on_constant_predictions_and_missing_bundle(tmp_path, fresh_tracking_uri):
-    uri, instance = fresh_tracking_uri(), dg.DagsterInstance.ephemeral()
-    constant = {**_metrics(4.0, 5.0, 5.0, 4.0), "test_prediction_std": 0.0}
-    runs = _fake_candidates(uri, instance, {"lgbm_model": constant, "xgb_model": _metrics(4.0, 5.0, 5.0, 4.0)})
-    instance.report_runless_asset_event(dg.AssetMaterialization("xgb_model", metadata={"mlflow_run_id": runs["xgb_model"]}))
-    result = materialize(dg.AssetSelection.checks_for_assets("lgbm_model", "xgb_model"), resources_for(tmp_path, uri),
-                         instance, raise_on_error=False)
-    evaluations = {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()}
-    assert not evaluations["lgbm_model"].passed
-    assert evaluations["lgbm_model"].description == "test predictions are constant"
-    assert not evaluations["xgb_model"].passed and evaluations["xgb_model"].description == "missing bundle_uri"
-
+def test_candidate_sanity_fails_on_constant_predictions_missing_bundle_and_bad_metrics():
+    good = {**_metrics(4.0, 5.0, 5.0, 4.0), "mlflow_run_id": "r1", "bundle_uri": "runs:/r1/bundle"}
+    assert candidate_problems(good) == []
+    assert candidate_problems({**good, "test_prediction_std": 0.0}) == ["test predictions are constant"]
+    assert candidate_problems({**good, "bundle_uri": None}) == ["missing bundle_uri"]
+    assert candidate_problems({**good, "test_rmse": float("nan")}) == ["test_rmse is not finite (nan)"]
+    missing_metric = dict(good)
+    del missing_metric["val_mae"]
+    assert candidate_problems(missing_metric) == ["val_mae is not finite (None)"]
 
 def test_a_failed_first_promotion_says_there_is_no_champion_yet(tmp_path, fake_candidates):
     uri, instance, _ = fake_candidates

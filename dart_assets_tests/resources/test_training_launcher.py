@@ -91,5 +91,5 @@ def test_local_training_failure_is_not_retried(tmp_path, mlflow_uri):
 
     message, retries = _failure_and_retries(result)
     assert message.strip() == ("dagster._core.definitions.events.Failure: catboost training failed: "
-                               "External execution process failed with code 2")  # argparse: invalid choice
+                               "ValueError: unknown model family 'catboost'; expected one of lgbm, xgb, lstm")
     assert retries == 0
