@@ -26,20 +26,21 @@ class TrainerConfig(dg.Config):
         return {k: v for k, v in self.model_dump().items() if v is not None and k != "seed"}
 
 
-class LgbmConfig(TrainerConfig):
+class BoosterConfig(TrainerConfig):
+    num_boost_round: int | None = Field(None, description="Upper bound; early stopping on validation ends sooner.")
+    early_stopping_rounds: int | None = None
+
+
+class LgbmConfig(BoosterConfig):
     objective: str | None = Field(None, description="LightGBM objective for the point forecast (default huber).")
     num_leaves: int | None = None
     min_data_in_leaf: int | None = None
-    num_boost_round: int | None = Field(None, description="Upper bound; early stopping on validation ends sooner.")
-    early_stopping_rounds: int | None = None
 
 
-class XgbConfig(TrainerConfig):
+class XgbConfig(BoosterConfig):
     objective: str | None = Field(None, description="XGBoost objective for the point forecast (default reg:absoluteerror).")
     max_depth: int | None = None
     min_child_weight: float | None = None
-    num_boost_round: int | None = Field(None, description="Upper bound; early stopping on validation ends sooner.")
-    early_stopping_rounds: int | None = None
 
 
 class LstmConfig(TrainerConfig):
