@@ -1,24 +1,33 @@
 """Market data (DAM, RTM, system conditions) per delivery day, and the hourly feature table built on it."""
 
+import datetime as dt
+
 import dagster as dg
 import pandas as pd
 
 from dart_assets import features
 from dart_assets.graph.partitions import market_days
 from dart_assets.market import quality
+from dart_assets.market.timeutil import MARKET_TZ
 from dart_assets.resources.market_source import MarketDataSource
 
+# The 07:00 market run loads yesterday and today; red in the UI if it has not landed by 08:00 Central.
+MARKET_FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 8 * * *", lower_bound_delta=dt.timedelta(hours=24),
+                                           timezone=MARKET_TZ)
 MARKET_TABLES = {
     "dam_prices": "ERCOT day-ahead settlement point prices, hourly, $/MWh.",
     "rtm_prices": "ERCOT real-time settlement point prices, 15-minute intervals averaged to the hour, $/MWh.",
     "system_conditions": "System load and weather/renewable drivers per hour: actuals and day-ahead forecasts where the source has them.",
 }
+
+
 def _check_specs() -> list[dg.AssetCheckSpec]:
     specs = []
     for name in MARKET_TABLES:
         for check, description in quality.CHECKS[name].items():
             specs.append(dg.AssetCheckSpec(check, asset=name, description=description))
     return specs
+
 
 @dg.multi_asset(
     outs={
@@ -28,6 +37,7 @@ def _check_specs() -> list[dg.AssetCheckSpec]:
             kinds={"pandas", "parquet"},
             owners=["team:market-data"],
             is_required=False,
+            freshness_policy=MARKET_FRESHNESS,
         )
         for name, description in MARKET_TABLES.items()
     },

@@ -77,8 +77,9 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         if obj is None:
             return
         if isinstance(obj, dict):
-            partition = context.asset_partition_key if context.has_asset_partitions else None
-            write_atomically(self._file(context.asset_key, partition, ".json"), json.dumps(obj, indent=2, default=str).encode())
+            if context.has_asset_partitions:  # partitions are read back as tables only
+                raise TypeError(f"{context.asset_key.to_user_string()}: a partitioned asset must return a DataFrame, not a dict")
+            write_atomically(self._file(context.asset_key, None, ".json"), json.dumps(obj, indent=2, default=str).encode())
             return
         if not isinstance(obj, pd.DataFrame):
             raise TypeError(f"{context.asset_key.to_user_string()}: ParquetIOManager stores DataFrames and dicts, got {type(obj).__name__}")

@@ -100,6 +100,9 @@ def test_dart_forecast_is_due_by_0900_central_every_day():
     policy = graph.get(dg.AssetKey("dart_forecast")).freshness_policy
     assert policy == dg.FreshnessPolicy.cron(deadline_cron="0 9 * * *", lower_bound_delta=dt.timedelta(hours=24),
                                              timezone="America/Chicago")
-    # Only the forecast carries a freshness policy (the market assets declare none).
+    # The market data must be in by 08:00 (the 07:00 run), an hour before the forecast's deadline.
+    for key in ("dam_prices", "rtm_prices", "system_conditions"):
+        assert graph.get(dg.AssetKey(key)).freshness_policy == dg.FreshnessPolicy.cron(
+            deadline_cron="0 8 * * *", lower_bound_delta=dt.timedelta(hours=24), timezone="America/Chicago")
     with_policy = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).freshness_policy}
-    assert with_policy == {"dart_forecast"}
+    assert with_policy == {"dart_forecast", "dam_prices", "rtm_prices", "system_conditions"}

@@ -190,6 +190,12 @@ def test_other_objects_are_refused_and_none_writes_nothing(manager, tmp_path):
     assert not (tmp_path / "store").exists()
 
 
+def test_a_partitioned_dict_is_refused_because_partitions_load_as_tables(manager, tmp_path):
+    with pytest.raises(TypeError, match="market/prices: a partitioned asset must return a DataFrame, not a dict"):
+        write(manager, {"a": 1}, partition_key="2025-01-02")
+    assert not (tmp_path / "store").exists()
+
+
 def test_unpartitioned_downstream_of_daily_assets_loads_what_exists(tmp_path):
     """The hourly_features shape: an unpartitioned asset reading every materialized day of a daily asset."""
 
