@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from dart_assets.ml.conformal import calibrate
 from dart_assets.ml.dataset import FeatureTransform
 
 METADATA_FILE = "metadata.json"
@@ -51,8 +52,9 @@ class LoadedModel:
         return self.metadata["family"]
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """For the LSTM, rows without a full look-back window in `frame` get NaN: pass history rows along."""
-        return self.model.predict(frame)
+        """For the LSTM, rows without a full look-back window in `frame` get NaN: pass history rows along.
+        The P10-P90 band carries the validation calibration stored with the model."""
+        return calibrate(self.model.predict(frame), self.metadata.get("band_shift", 0.0))
 
 
 def family_module(family: str):

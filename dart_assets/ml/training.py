@@ -16,7 +16,8 @@ import pandas as pd
 
 from dart_assets.ml import plots
 from dart_assets.ml.artifacts import code_version, family_module, library_versions, save_bundle
-from dart_assets.ml.dataset import POINT, TIMESTAMP, FeatureTransform, chronological_split
+from dart_assets.ml.dataset import POINT, TARGET, TIMESTAMP, FeatureTransform, chronological_split
+from dart_assets.ml.conformal import band_shift, calibrate
 from dart_assets.ml.metrics import evaluate
 
 FAMILIES = ("lgbm", "xgb", "lstm")
@@ -71,7 +72,9 @@ def train_model(family: str, frame: pd.DataFrame, feature_columns: list[str], ou
     fitted = module.fit(parts, transform, merged, seed, n_threads, report)
     train_seconds = time.perf_counter() - started
 
-    val_pred, test_pred = fitted.model.predict(parts.val), fitted.model.predict(parts.test)
+    raw_val = fitted.model.predict(parts.val)
+    shift = band_shift(parts.val[TARGET].to_numpy(), raw_val)
+    val_pred, test_pred = calibrate(raw_val, shift), calibrate(fitted.model.predict(parts.test), shift)
     metrics, comparison = evaluate(parts.train, parts.val, parts.test, val_pred, test_pred, model_name=family)
     report(f"{family}: test MAE {metrics['test_mae']:.3f} vs best baseline {metrics['best_baseline_test_mae']:.3f} "
            f"(skill {metrics['test_mae_skill']:.3f}) in {train_seconds:.1f}s")
@@ -79,6 +82,7 @@ def train_model(family: str, frame: pd.DataFrame, feature_columns: list[str], ou
         "family": family,
         "feature_columns": list(feature_columns),
         "transform": transform.to_dict(),
+        "band_shift": shift,
         "params": merged,
         "seed": seed,
         "metrics": metrics,
