@@ -101,8 +101,8 @@ def transformer_load_model(
     from mlflow.entities import Metric, Param  # mlflow loads only in steps that use it
 
     store = MlflowResource(tracking_uri=mlflow.tracking_uri, experiment_name=EXPERIMENT_NAME, ui_url=mlflow.ui_url)
-    client = store.client()
-    run = client.create_run(store.activate(), run_name=f"transformer-{context.run.run_id[:8]}", tags={"dagster.run_id": context.run.run_id})
+    client = store.client()  # initialises the store and the experiment
+    run = client.create_run(client.get_experiment_by_name(EXPERIMENT_NAME).experiment_id, run_name=f"transformer-{context.run.run_id[:8]}", tags={"dagster.run_id": context.run.run_id})
     run_id = run.info.run_id
     spec = fitted["feature_spec"]
     now_ms = int(time.time() * 1000)

@@ -202,15 +202,20 @@ def _prices(system: pd.DataFrame, point: str) -> tuple[np.ndarray, np.ndarray]:
     return (np.round(np.clip(dam, schemas.PRICE_FLOOR, cap), 2), np.round(np.clip(rtm, schemas.PRICE_FLOOR, cap), 2))
 
 
-def generate(start: dt.date | str, end: dt.date | str, points: list[str] | tuple[str, ...]) -> dict[str, pd.DataFrame]:
-    """DAM, RTM and system conditions for delivery days start..end (inclusive), in the tidy market schema."""
-    _check_points(points)
+def system_conditions(start: dt.date | str, end: dt.date | str) -> pd.DataFrame:
+    """Load, wind, solar and temperature (actuals and day-ahead forecasts) for delivery days start..end inclusive."""
     first, last = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
     if last < first:
         raise ValueError(f"synthetic source: empty date range {start}..{end}")
     hours = range_hours(first, last)
     holidays = ercot_holidays(first.date(), last.date())
-    system = _system(hours, hours["delivery_date"].dt.date.isin(holidays).to_numpy())
+    return _system(hours, hours["delivery_date"].dt.date.isin(holidays).to_numpy())
+
+
+def generate(start: dt.date | str, end: dt.date | str, points: list[str] | tuple[str, ...]) -> dict[str, pd.DataFrame]:
+    """DAM, RTM and system conditions for delivery days start..end (inclusive), in the tidy market schema."""
+    _check_points(points)
+    system = system_conditions(start, end)
     keys = system[schemas.KEY_COLUMNS]
     dam, rtm = [], []
     for point in points:

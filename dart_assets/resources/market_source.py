@@ -60,5 +60,4 @@ class MarketDataSource(dg.ConfigurableResource):
         """
         if self.source != "synthetic":
             return None
-        system = synthetic.generate(day, day, list(self.settlement_points)[:1])["system_conditions"]
-        return system[[*schemas.KEY_COLUMNS, *schemas.DRIVER_FORECASTS]]
+        return synthetic.system_conditions(day, day)[[*schemas.KEY_COLUMNS, *schemas.DRIVER_FORECASTS]]

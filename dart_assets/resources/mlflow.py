@@ -69,7 +69,9 @@ class MlflowResource(dg.ConfigurableResource):
     def run_url(self, run_id: str) -> str:
         """A link a user can open: the MLflow UI if configured, else the tracking store address of the run."""
         base = self.ui_url or os.environ.get("MLFLOW_UI_URL")
-        experiment = self.client().get_run(run_id).info.experiment_id
+        import mlflow
+
+        experiment = mlflow.MlflowClient(self.tracking_uri).get_run(run_id).info.experiment_id
         if base:
             return f"{base.rstrip('/')}/#/experiments/{experiment}/runs/{run_id}"
         return f"{self.tracking_uri} (experiment {experiment}, run {run_id}); browse with: mlflow ui --backend-store-uri {self.tracking_uri}"
