@@ -10,7 +10,7 @@ import sys
 import time
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-from _common import fresh_env, machine  # noqa: E402
+from _common import fresh_env, machine
 
 
 def main() -> None:
@@ -24,7 +24,9 @@ def main() -> None:
         raise SystemExit("quickstart failed")
     phases = [line for line in result.stdout.splitlines() if line.startswith("timings:")]
     print(phases[-1] if phases else "(no phase timings printed)")
-    print(f"first run (dart-assets quickstart) wall time: {seconds:.1f} s   goal < 90 s   {'OK' if seconds < 90 else 'OVER'}")
+    print(
+        f"first run (dart-assets quickstart) wall time: {seconds:.1f} s   goal < 90 s   {'OK' if seconds < 90 else 'OVER'}"
+    )
 
 
 if __name__ == "__main__":

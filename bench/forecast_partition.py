@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import fresh_env, machine, timed  # noqa: E402
+from _common import fresh_env, machine, timed
 
 START, DAYS = "2025-01-01", 60
 DAY = "2025-03-02"  # the day after the market data
@@ -23,9 +23,28 @@ def main() -> None:
     print(f"machine: {machine()}")
     print("setting up market data and a champion (not timed) ...", flush=True)
     timed(["dart-assets", "quickstart", "--start", START, "--days", str(DAYS)], env)
-    asset_cli = ["dagster", "asset", "materialize", "-m", "dart_assets.definitions", "--select", "dart_forecast", "--partition", DAY]
-    job_cli = ["dagster", "job", "execute", "-m", "dart_assets.definitions", "-j", "dart_forecast_job",
-               "--tags", f'{{"dagster/partition": "{DAY}"}}']
+    asset_cli = [
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "dart_assets.definitions",
+        "--select",
+        "dart_forecast",
+        "--partition",
+        DAY,
+    ]
+    job_cli = [
+        "dagster",
+        "job",
+        "execute",
+        "-m",
+        "dart_assets.definitions",
+        "-j",
+        "dart_forecast_job",
+        "--tags",
+        f'{{"dagster/partition": "{DAY}"}}',
+    ]
     floor = [sys.executable, "-c", "import dart_assets.definitions"]
     rows = []
     for label, command in (("asset materialize", asset_cli), ("job execute", job_cli), ("import only", floor)):

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import fresh_env, machine, timed  # noqa: E402
+from _common import fresh_env, machine, timed
 
 SEQUENTIAL = """
 import sys, time
@@ -35,15 +35,34 @@ def main() -> None:
     print(f"machine: {machine()}")
     print(f"setting up {args.days} days of market data and hourly_features (not timed) ...", flush=True)
     module = ["-m", "dart_assets.definitions"]
-    timed(["dagster", "asset", "materialize", *module, "--select", "dam_prices,rtm_prices,system_conditions", "--partition-range", end], env)
+    timed(
+        [
+            "dagster",
+            "asset",
+            "materialize",
+            *module,
+            "--select",
+            "dam_prices,rtm_prices,system_conditions",
+            "--partition-range",
+            end,
+        ],
+        env,
+    )
     timed(["dagster", "asset", "materialize", *module, "--select", "hourly_features"], env)
     features = str(Path(env["DART_STORAGE"]) / "hourly_features.parquet")
 
     started = time.perf_counter()
-    inner = subprocess.run([sys.executable, "-c", SEQUENTIAL, features, env["DART_STORAGE"] + "/bench_sequential"],
-                           env=env, capture_output=True, text=True, check=True)
+    inner = subprocess.run(
+        [sys.executable, "-c", SEQUENTIAL, features, env["DART_STORAGE"] + "/bench_sequential"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     sequential = time.perf_counter() - started
-    print(f"sequential, one plain Python process: {sequential:6.1f} s (training loop alone {float(inner.stdout.split()[-1]):.1f} s)")
+    print(
+        f"sequential, one plain Python process: {sequential:6.1f} s (training loop alone {float(inner.stdout.split()[-1]):.1f} s)"
+    )
 
     parallel = timed(["dagster", "asset", "materialize", *module, "--select", "lgbm_model,xgb_model,deep_model"], env)
     print(f"parallel, dagster asset materialize:  {parallel:6.1f} s (Dagster start-up and step processes included)")

@@ -1,8 +1,8 @@
 """`dart-assets`: the newcomer's first run, and the registry's rollback.
 
-    dart-assets quickstart            materialize the whole graph on the built-in data and print a summary
-    dart-assets rollback [--model M]  point `champion` back at `previous` (run it again to undo)
-    dart-assets champion [--model M]  show the registry's champion and previous versions
+dart-assets quickstart            materialize the whole graph on the built-in data and print a summary
+dart-assets rollback [--model M]  point `champion` back at `previous` (run it again to undo)
+dart-assets champion [--model M]  show the registry's champion and previous versions
 """
 
 from __future__ import annotations
@@ -40,12 +40,18 @@ def _instance() -> dg.DagsterInstance:
 def _execute(instance: dg.DagsterInstance, job: str, label: str, tags: dict[str, str] | None = None) -> float:
     started = time.perf_counter()
     print(f"-> {label} ...", flush=True)
-    result = dg.execute_job(dg.build_reconstructable_job("dart_assets.cli", "resolve_job", reconstructable_args=(job,)),
-                            instance=instance, tags=tags or {}, run_config=QUIET)
+    result = dg.execute_job(
+        dg.build_reconstructable_job("dart_assets.cli", "resolve_job", reconstructable_args=(job,)),
+        instance=instance,
+        tags=tags or {},
+        run_config=QUIET,
+    )
     seconds = time.perf_counter() - started
     if not result.success:
         failed = [e.step_key for e in result.all_events if e.is_step_failure]
-        raise SystemExit(f"{label} failed (run {result.run_id}, steps {failed}); open the run in `dagster dev` for details")
+        raise SystemExit(
+            f"{label} failed (run {result.run_id}, steps {failed}); open the run in `dagster dev` for details"
+        )
     print(f"   done in {seconds:.1f}s (run {result.run_id[:8]})", flush=True)
     return seconds
 
@@ -61,17 +67,32 @@ def quickstart(start: dt.date, days: int) -> int:
     forecast_day = end + dt.timedelta(days=1)
     total = time.perf_counter()
     timings = {
-        "market data": _execute(instance, "market_data_job", f"market data {start}..{end} ({days} days, one run)",
-                                {"dagster/asset_partition_range_start": start.isoformat(),
-                                 "dagster/asset_partition_range_end": end.isoformat()}),
-        "training": _execute(instance, "weekly_retraining", "hourly_features, lgbm/xgb/deep models in parallel, promotion"),
-        "forecast": _execute(instance, "dart_forecast_job", f"dart_forecast for {forecast_day}",
-                             {"dagster/partition": forecast_day.isoformat()}),
+        "market data": _execute(
+            instance,
+            "market_data_job",
+            f"market data {start}..{end} ({days} days, one run)",
+            {
+                "dagster/asset_partition_range_start": start.isoformat(),
+                "dagster/asset_partition_range_end": end.isoformat(),
+            },
+        ),
+        "training": _execute(
+            instance, "weekly_retraining", "hourly_features, lgbm/xgb/deep models in parallel, promotion"
+        ),
+        "forecast": _execute(
+            instance,
+            "dart_forecast_job",
+            f"dart_forecast for {forecast_day}",
+            {"dagster/partition": forecast_day.isoformat()},
+        ),
         "transformer": _execute(instance, "transformer_refresh", "transformer load model and overload forecast"),
     }
     print(summary(instance, settings, forecast_day))
-    print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())
-          + f", total {time.perf_counter() - total:.1f}s")
+    print(
+        "timings: "
+        + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())
+        + f", total {time.perf_counter() - total:.1f}s"
+    )
     return 0
 
 
@@ -90,16 +111,23 @@ def summary(instance: dg.DagsterInstance, settings, forecast_day: dt.date) -> st
     for key in MODEL_ASSETS:
         event = instance.get_latest_materialization_event(dg.AssetKey(key))
         m = client.get_run(event.asset_materialization.metadata["mlflow_run_id"].value).data.metrics
-        lines.append(f"{key:<12} {m['test_mae']:8.2f}  {m['best_baseline_test_mae']:13.2f}  {m['test_mae_skill']:6.1%}"
-                     f"  {m['test_rmse']:9.2f}  {m['test_p10_p90_coverage']:12.1%}")
+        lines.append(
+            f"{key:<12} {m['test_mae']:8.2f}  {m['best_baseline_test_mae']:13.2f}  {m['test_mae_skill']:6.1%}"
+            f"  {m['test_rmse']:9.2f}  {m['test_p10_p90_coverage']:12.1%}"
+        )
     champion = registry.champion(client, MODEL_NAME)
     lines.append("")
-    lines.append(f"champion: {MODEL_NAME} v{champion.version} ({champion.tags.get('source_asset')})" if champion
-                 else "champion: none (the rmse_gate did not pass)")
+    lines.append(
+        f"champion: {MODEL_NAME} v{champion.version} ({champion.tags.get('source_asset')})"
+        if champion
+        else "champion: none (the rmse_gate did not pass)"
+    )
     forecast = Path(settings.storage).resolve() / "dart_forecast" / f"{forecast_day}.parquet"
     lines.append(f"forecast for {forecast_day}: {forecast}")
     lines.append(f"MLflow: mlflow ui --backend-store-uri {tracking_uri}")
-    lines.append(f"Dagster UI: DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev   (then open http://127.0.0.1:3000)")
+    lines.append(
+        f"Dagster UI: DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev   (then open http://127.0.0.1:3000)"
+    )
     return "\n".join(lines)
 
 
@@ -110,11 +138,17 @@ def _registry_client():
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="dart-assets", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="dart-assets", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     quick = commands.add_parser("quickstart", help="materialize the whole graph on the built-in data")
-    quick.add_argument("--start", type=dt.date.fromisoformat, default=None, help="first delivery day (default DART_START_DATE)")
-    quick.add_argument("--days", type=int, default=QUICKSTART_DAYS, help=f"delivery days of market data (default {QUICKSTART_DAYS})")
+    quick.add_argument(
+        "--start", type=dt.date.fromisoformat, default=None, help="first delivery day (default DART_START_DATE)"
+    )
+    quick.add_argument(
+        "--days", type=int, default=QUICKSTART_DAYS, help=f"delivery days of market data (default {QUICKSTART_DAYS})"
+    )
     for name, text in (("rollback", "point champion back at previous"), ("champion", "show champion and previous")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--model", default="dart-spread-forecaster", help="registered model name")
@@ -140,7 +174,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     for alias in (registry.CHAMPION, registry.PREVIOUS):
         version = registry.by_alias(client, args.model, alias)
-        print(f"{alias:>9}: " + (f"v{version.version} ({version.tags.get('source_asset', '?')}, run {version.run_id})" if version else "none"))
+        print(
+            f"{alias:>9}: "
+            + (
+                f"v{version.version} ({version.tags.get('source_asset', '?')}, run {version.run_id})"
+                if version
+                else "none"
+            )
+        )
     return 0
 
 

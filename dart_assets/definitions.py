@@ -4,8 +4,8 @@ import dagster as dg
 
 from dart_assets.graph.forecasting import dart_forecast, forecast_accuracy
 from dart_assets.graph.market import hourly_features, market_data
-from dart_assets.graph.schedules import jobs, schedules
 from dart_assets.graph.promotion import PromotionGate, promoted_model, rmse_gate
+from dart_assets.graph.schedules import jobs, schedules
 from dart_assets.graph.training import MODEL_ASSETS
 from dart_assets.graph.transformer import transformer_assets, transformer_checks, transformer_resources
 from dart_assets.resources.io_manager import ParquetIOManager
@@ -27,8 +27,15 @@ executor = dg.multiprocess_executor.configured(
 )
 
 defs = dg.Definitions(
-    assets=[market_data, hourly_features, *MODEL_ASSETS.values(), promoted_model, dart_forecast, forecast_accuracy,
-            *transformer_assets],
+    assets=[
+        market_data,
+        hourly_features,
+        *MODEL_ASSETS.values(),
+        promoted_model,
+        dart_forecast,
+        forecast_accuracy,
+        *transformer_assets,
+    ],
     asset_checks=[rmse_gate, *transformer_checks],
     jobs=jobs,
     schedules=schedules,

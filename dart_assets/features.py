@@ -116,8 +116,12 @@ def build_features(
 
     dam = dam[dam["settlement_point"].isin(points)]
     rtm = rtm[rtm["settlement_point"].isin(points)]
-    prices = grid.merge(dam[["timestamp_utc", "settlement_point", "dam_price"]], on=["timestamp_utc", "settlement_point"], how="left")
-    prices = prices.merge(rtm[["timestamp_utc", "settlement_point", "rtm_price"]], on=["timestamp_utc", "settlement_point"], how="left")
+    prices = grid.merge(
+        dam[["timestamp_utc", "settlement_point", "dam_price"]], on=["timestamp_utc", "settlement_point"], how="left"
+    )
+    prices = prices.merge(
+        rtm[["timestamp_utc", "settlement_point", "rtm_price"]], on=["timestamp_utc", "settlement_point"], how="left"
+    )
     prices[TARGET] = prices["dam_price"] - prices["rtm_price"]
 
     dam_slots = _by_slot(dam, "dam_price")

@@ -18,8 +18,16 @@ from dart_assets.market import schemas
 from dart_assets.market.timeutil import decision_time_utc
 
 HISTORY_DAYS = 10  # lags reach back 7 days, rolling windows 2+7 days; the LSTM also needs D-1's rows
-FORECAST_COLUMNS = ["timestamp_utc", "delivery_date", "hour_ending", "repeated_hour", "settlement_point",
-                    "dart_p10", "dart_forecast", "dart_p90"]
+FORECAST_COLUMNS = [
+    "timestamp_utc",
+    "delivery_date",
+    "hour_ending",
+    "repeated_hour",
+    "settlement_point",
+    "dart_p10",
+    "dart_forecast",
+    "dart_p90",
+]
 
 
 class FeatureMismatchError(RuntimeError):
@@ -39,8 +47,15 @@ def known_at_decision_time(dam: pd.DataFrame, rtm: pd.DataFrame, system: pd.Data
     return dam, rtm, system
 
 
-def forecast_day(model, dam: pd.DataFrame, rtm: pd.DataFrame, system: pd.DataFrame | None,
-                 driver_forecasts: pd.DataFrame | None, points: list[str], day) -> pd.DataFrame:
+def forecast_day(
+    model,
+    dam: pd.DataFrame,
+    rtm: pd.DataFrame,
+    system: pd.DataFrame | None,
+    driver_forecasts: pd.DataFrame | None,
+    points: list[str],
+    day,
+) -> pd.DataFrame:
     """The champion's P10/P50/P90 DART for every hour of `day` and point, from decision-time data only."""
     day = pd.Timestamp(day).normalize()
     dam, rtm, system = known_at_decision_time(dam, rtm, system, day)
@@ -48,7 +63,9 @@ def forecast_day(model, dam: pd.DataFrame, rtm: pd.DataFrame, system: pd.DataFra
         system = pd.concat([f for f in (system, driver_forecasts) if f is not None and len(f)], ignore_index=True)
     # Rows before D only serve as the LSTM's look-back (23 hours per day at worst).
     history_days = max(1, math.ceil(((model.metadata.get("lookback") or 1) - 1) / 23))
-    table = features.build_features(dam, rtm, system, points, days=list(pd.date_range(day - pd.Timedelta(days=history_days), day)))
+    table = features.build_features(
+        dam, rtm, system, points, days=list(pd.date_range(day - pd.Timedelta(days=history_days), day))
+    )
     wanted = model.metadata["feature_columns"]
     missing = sorted(set(wanted) - set(table.columns))
     if missing:
@@ -61,7 +78,9 @@ def forecast_day(model, dam: pd.DataFrame, rtm: pd.DataFrame, system: pd.DataFra
     out["dart_p10"], out["dart_forecast"], out["dart_p90"] = predictions["p10"], predictions["p50"], predictions["p90"]
     out = out[out["delivery_date"] == day].reset_index(drop=True)
     if out["dart_forecast"].isna().any():
-        raise ValueError(f"{day.date()}: the champion produced no forecast for {int(out['dart_forecast'].isna().sum())} hour(s)")
+        raise ValueError(
+            f"{day.date()}: the champion produced no forecast for {int(out['dart_forecast'].isna().sum())} hour(s)"
+        )
     # Quantile models are fitted separately; keep the band ordered.
     out["dart_p10"] = np.minimum(out["dart_p10"], out["dart_forecast"])
     out["dart_p90"] = np.maximum(out["dart_p90"], out["dart_forecast"])

@@ -92,7 +92,9 @@ def load_settings() -> Settings:
     source = _choice("DART_DATA_SOURCE", "synthetic", DATA_SOURCES)
     path = os.environ.get("DART_DATA_PATH") or None
     if source != "synthetic" and not path:
-        raise SettingsError(f"DART_DATA_SOURCE={source} needs DART_DATA_PATH (a folder of ERCOT reports or a table file)")
+        raise SettingsError(
+            f"DART_DATA_SOURCE={source} needs DART_DATA_PATH (a folder of ERCOT reports or a table file)"
+        )
     if path and source != "synthetic" and not Path(path).exists():
         raise SettingsError(f"DART_DATA_PATH={path!r} does not exist")
     storage = os.environ.get("DART_STORAGE", DEFAULT_STORAGE).strip()

@@ -13,7 +13,9 @@ MODEL = "dart-spread-forecaster"
 
 
 def _cli(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dart_assets.cli", *args], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "dart_assets.cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture
@@ -21,14 +23,19 @@ def registry_env(tmp_path) -> tuple[dict, mlflow.MlflowClient]:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = mlflow.MlflowClient(uri)
     experiment = client.create_experiment("cli", artifact_location=(tmp_path / "artifacts").as_uri())
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("DART_")},
-           "MLFLOW_TRACKING_URI": uri, "DART_STORAGE": str(tmp_path / "storage")}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DART_")},
+        "MLFLOW_TRACKING_URI": uri,
+        "DART_STORAGE": str(tmp_path / "storage"),
+    }
     return env, client, experiment
 
 
 def _register(client, experiment, source_asset: str):
     run = client.create_run(experiment)
-    return registry.promote(client, MODEL, f"runs:/{run.info.run_id}/model", run.info.run_id, {"source_asset": source_asset})
+    return registry.promote(
+        client, MODEL, f"runs:/{run.info.run_id}/model", run.info.run_id, {"source_asset": source_asset}
+    )
 
 
 def test_rollback_points_champion_at_previous_and_back(registry_env):

@@ -13,7 +13,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([DAGSTER, *args], cwd=REPO, env=dict(os.environ), capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [DAGSTER, *args], cwd=REPO, env=dict(os.environ), capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.mark.slow
@@ -26,15 +28,25 @@ def test_definitions_validate(dart_env, dagster_home, storage):
 @pytest.mark.slow
 def test_asset_materialize_a_partition_range(dart_env, dagster_home, storage):
     dart_env.setenv("DART_SETTLEMENT_POINTS", "HB_NORTH,HB_WEST")
-    result = run("asset", "materialize", "-m", "dart_assets.definitions",
-                 "--select", "dam_prices,rtm_prices,system_conditions",
-                 "--partition-range", "2025-01-01...2025-01-03")
+    result = run(
+        "asset",
+        "materialize",
+        "-m",
+        "dart_assets.definitions",
+        "--select",
+        "dam_prices,rtm_prices,system_conditions",
+        "--partition-range",
+        "2025-01-01...2025-01-03",
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "RUN_SUCCESS" in output
     for name in ("dam_prices", "rtm_prices", "system_conditions"):
         assert sorted(p.name for p in (storage / name).iterdir()) == [
-            "2025-01-01.parquet", "2025-01-02.parquet", "2025-01-03.parquet"]
+            "2025-01-01.parquet",
+            "2025-01-02.parquet",
+            "2025-01-03.parquet",
+        ]
     dam = pd.read_parquet(storage / "dam_prices" / "2025-01-03.parquet")
     assert len(dam) == 48 and sorted(dam.settlement_point.unique()) == ["HB_NORTH", "HB_WEST"]
     assert len(pd.read_parquet(storage / "system_conditions" / "2025-01-01.parquet")) == 24

@@ -30,7 +30,9 @@ def tables_around(day: pd.Timestamp, with_forecasts: bool = True) -> dict[str, p
 
 
 def build(tables: dict[str, pd.DataFrame], days=None) -> pd.DataFrame:
-    return features.build_features(tables["dam_prices"], tables["rtm_prices"], tables["system_conditions"], POINTS, days)
+    return features.build_features(
+        tables["dam_prices"], tables["rtm_prices"], tables["system_conditions"], POINTS, days
+    )
 
 
 def perturb_after_cutoff(tables: dict[str, pd.DataFrame], day: pd.Timestamp) -> dict[str, pd.DataFrame]:
@@ -42,7 +44,9 @@ def perturb_after_cutoff(tables: dict[str, pd.DataFrame], day: pd.Timestamp) -> 
     # An hour beginning at or after 09:00 ends after the cutoff: D-1 HE10 onwards, and every later day.
     late_rtm = rtm.timestamp_utc >= cutoff
     d_minus_1 = rtm.delivery_date == day - pd.Timedelta(days=1)
-    assert late_rtm[d_minus_1 & (rtm.hour_ending == 10)].all() and not late_rtm[d_minus_1 & (rtm.hour_ending == 9)].any()
+    assert (
+        late_rtm[d_minus_1 & (rtm.hour_ending == 10)].all() and not late_rtm[d_minus_1 & (rtm.hour_ending == 9)].any()
+    )
     rtm.loc[late_rtm, "rtm_price"] += rng.uniform(50, 500, late_rtm.sum())
 
     late_dam = dam.delivery_date >= day  # D's DAM clears on D-1 afternoon, after the decision
@@ -62,7 +66,9 @@ def rows_of(frame: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("with_forecasts", [True, False], ids=["forecasts", "lagged-actuals"])
-@pytest.mark.parametrize("day", ["2024-05-25", "2024-11-04", "2024-03-11"], ids=["summer", "after-fall-back", "after-spring-forward"])
+@pytest.mark.parametrize(
+    "day", ["2024-05-25", "2024-11-04", "2024-03-11"], ids=["summer", "after-fall-back", "after-spring-forward"]
+)
 def test_no_feature_of_day_d_sees_past_the_decision_time(day, with_forecasts):
     day = pd.Timestamp(day)
     tables = tables_around(day, with_forecasts)
@@ -87,7 +93,15 @@ def test_feature_columns_exclude_the_target_its_parts_and_identifiers():
     day = pd.Timestamp("2024-05-25")
     table = build(tables_around(day))
     columns = features.feature_columns(table)
-    assert not {"dart", "dam_price", "rtm_price", "timestamp_utc", "delivery_date", "settlement_point", "repeated_hour"} & set(columns)
+    assert not {
+        "dart",
+        "dam_price",
+        "rtm_price",
+        "timestamp_utc",
+        "delivery_date",
+        "settlement_point",
+        "repeated_hour",
+    } & set(columns)
     assert {"dart", "dam_price", "rtm_price"} <= set(table.columns)
     # Whatever a future change adds, the same-hour prices never become inputs.
     extended = table.assign(rtm_price_copy=1.0)
@@ -128,7 +142,8 @@ def test_lags_and_rolling_statistics_by_hand():
     ts = table.loc[("HB_WEST", day, 17)].timestamp_utc
     assert table.loc[("HB_WEST", day, 17)].load_forecast_mw == system.load_forecast_mw[ts]
     assert table.loc[("HB_WEST", day, 17)].net_load_forecast_mw == pytest.approx(
-        system.load_forecast_mw[ts] - system.wind_forecast_mw[ts] - system.solar_forecast_mw[ts])
+        system.load_forecast_mw[ts] - system.wind_forecast_mw[ts] - system.solar_forecast_mw[ts]
+    )
     # Points keep their own history.
     assert table.loc[("HB_NORTH", day, 17)].dart_lag_2d == pytest.approx(at(2, 17, dart, "HB_NORTH"))
     assert table.loc[("HB_NORTH", day, 17)].dart_lag_2d != table.loc[("HB_WEST", day, 17)].dart_lag_2d
@@ -150,8 +165,8 @@ def test_lagged_actuals_replace_forecasts_for_sources_without_them():
 
 def test_dst_days_have_23_and_25_rows_per_point_and_the_repeated_hour_is_averaged():
     spring = build(tables_around(pd.Timestamp("2024-03-11")))
-    assert spring[spring.delivery_date == "2024-03-10"].groupby("settlement_point").size().to_dict() == {p: 23 for p in POINTS}
-    assert spring[spring.delivery_date == "2024-03-09"].groupby("settlement_point").size().to_dict() == {p: 24 for p in POINTS}
+    assert spring[spring.delivery_date == "2024-03-10"].groupby("settlement_point").size().to_dict() == dict.fromkeys(POINTS, 23)
+    assert spring[spring.delivery_date == "2024-03-09"].groupby("settlement_point").size().to_dict() == dict.fromkeys(POINTS, 24)
     assert spring.duplicated(["timestamp_utc", "settlement_point"]).sum() == 0
     # Two days after the missing HE03 there is nothing to lag.
     assert spring[(spring.delivery_date == "2024-03-12") & (spring.hour_ending == 3)].dart_lag_2d.isna().all()
@@ -159,7 +174,7 @@ def test_dst_days_have_23_and_25_rows_per_point_and_the_repeated_hour_is_average
     tables = tables_around(pd.Timestamp("2024-11-04"))
     fall = build(tables)
     fall_day = fall[fall.delivery_date == "2024-11-03"]
-    assert fall_day.groupby("settlement_point").size().to_dict() == {p: 25 for p in POINTS}
+    assert fall_day.groupby("settlement_point").size().to_dict() == dict.fromkeys(POINTS, 25)
     assert fall_day.timestamp_utc.nunique() == 25
     # Both HE02 rows are real hours with their own target; two days later HE02 lags their mean.
     he02 = fall_day[(fall_day.settlement_point == "HB_WEST") & (fall_day.hour_ending == 2)]

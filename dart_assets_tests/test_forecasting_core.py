@@ -47,8 +47,15 @@ def drivers(day: str) -> pd.DataFrame:
 
 def forecast(market, day: str, model=None, **overrides) -> pd.DataFrame:
     frames = {**market, **overrides}
-    return forecasting.forecast_day(model or EveryColumnModel(), frames["dam_prices"], frames["rtm_prices"],
-                                    frames["system_conditions"], drivers(day), POINTS, day)
+    return forecasting.forecast_day(
+        model or EveryColumnModel(),
+        frames["dam_prices"],
+        frames["rtm_prices"],
+        frames["system_conditions"],
+        drivers(day),
+        POINTS,
+        day,
+    )
 
 
 def bump(frame: pd.DataFrame, columns: list[str], since: str, by: float = 437.0) -> pd.DataFrame:
@@ -63,35 +70,45 @@ DAY = "2025-02-18"
 def test_data_after_the_decision_time_cannot_change_the_forecast(market):
     baseline = forecast(market, DAY)
     leaked = forecast(
-        market, DAY,
+        market,
+        DAY,
         rtm_prices=bump(market["rtm_prices"], ["rtm_price"], "2025-02-17"),  # RTM of D-1 and later
         dam_prices=bump(market["dam_prices"], ["dam_price"], "2025-02-18"),  # DAM of D and later
         # Driver actuals of D-1 and later, and everything in the system table from D on.
-        system_conditions=bump(bump(market["system_conditions"], schemas.DRIVER_ACTUALS, "2025-02-17"),
-                               schemas.DRIVER_FORECASTS, "2025-02-18"),
+        system_conditions=bump(
+            bump(market["system_conditions"], schemas.DRIVER_ACTUALS, "2025-02-17"),
+            schemas.DRIVER_FORECASTS,
+            "2025-02-18",
+        ),
     )
     pd.testing.assert_frame_equal(leaked, baseline)
 
 
-@pytest.mark.parametrize(("table", "column", "since"), [
-    ("dam_prices", "dam_price", "2025-02-17"),  # D-1's DAM cleared on D-2: known
-    ("rtm_prices", "rtm_price", "2025-02-16"),  # D-2's RTM is settled: known
-])
+@pytest.mark.parametrize(
+    ("table", "column", "since"),
+    [
+        ("dam_prices", "dam_price", "2025-02-17"),  # D-1's DAM cleared on D-2: known
+        ("rtm_prices", "rtm_price", "2025-02-16"),  # D-2's RTM is settled: known
+    ],
+)
 def test_data_known_at_the_decision_time_does_change_it(market, table, column, since):
     # The control for the test above: the stub model does see what is legitimately known.
     moved = forecast(market, DAY, **{table: bump(market[table], [column], since)})
     assert not np.allclose(moved["dart_forecast"], forecast(market, DAY)["dart_forecast"])
 
 
-@pytest.mark.parametrize(("day", "hours", "decision_utc"), [
-    ("2025-02-18", 24, "2025-02-17 15:00"),  # CST: 09:00 = 15:00 UTC
-    ("2025-03-09", 23, "2025-03-08 15:00"),  # spring forward; D-1 is still CST
-    ("2025-03-10", 24, "2025-03-09 14:00"),  # D-1 is the first CDT day: 09:00 = 14:00 UTC
-])
+@pytest.mark.parametrize(
+    ("day", "hours", "decision_utc"),
+    [
+        ("2025-02-18", 24, "2025-02-17 15:00"),  # CST: 09:00 = 15:00 UTC
+        ("2025-03-09", 23, "2025-03-08 15:00"),  # spring forward; D-1 is still CST
+        ("2025-03-10", 24, "2025-03-09 14:00"),  # D-1 is the first CDT day: 09:00 = 14:00 UTC
+    ],
+)
 def test_one_row_per_hour_and_point_with_the_decision_time(market, day, hours, decision_utc):
     out = forecast(market, day)
     assert out.columns.tolist() == [*forecasting.FORECAST_COLUMNS, "decision_time_utc"]
-    assert out.groupby("settlement_point").size().to_dict() == {p: hours for p in POINTS}
+    assert out.groupby("settlement_point").size().to_dict() == dict.fromkeys(POINTS, hours)
     assert (out["delivery_date"] == pd.Timestamp(day)).all()
     expected_hours = day_hours(day)["timestamp_utc"]
     for _, rows in out.groupby("settlement_point"):
@@ -107,8 +124,10 @@ def test_crossing_quantiles_are_put_back_in_order(market):
 
 def test_a_feature_the_data_cannot_provide_is_a_named_mismatch(market):
     model = EveryColumnModel(feature_columns=["dart_lag_2d", "ghost_feature", "another_ghost"])
-    with pytest.raises(forecasting.FeatureMismatchError,
-                       match=r"needs features \['another_ghost', 'ghost_feature'\].*materialize hourly_features"):
+    with pytest.raises(
+        forecasting.FeatureMismatchError,
+        match=r"needs features \['another_ghost', 'ghost_feature'\].*materialize hourly_features",
+    ):
         forecast(market, DAY, model=model)
 
 
@@ -121,18 +140,23 @@ def test_score_day_on_a_hand_made_day():
     keys = _hours(4)
     dam = keys.assign(dam_price=[40.0, 30.0, 25.0, 50.0])
     rtm = keys.assign(rtm_price=[30.0, 35.0, 25.0, 30.0])  # realised DART: 10, -5, 0, 20
-    fc = keys.assign(dart_forecast=[12.0, 2.0, 3.0, 10.0],  # errors 2, 7, 3, -10; hour 2 has the wrong sign
-                     dart_p10=[8.0, 0.0, -1.0, 5.0], dart_p90=[14.0, 4.0, 5.0, 15.0])  # covers hours 0 and 2
+    fc = keys.assign(
+        dart_forecast=[12.0, 2.0, 3.0, 10.0],  # errors 2, 7, 3, -10; hour 2 has the wrong sign
+        dart_p10=[8.0, 0.0, -1.0, 5.0],
+        dart_p90=[14.0, 4.0, 5.0, 15.0],
+    )  # covers hours 0 and 2
     score = forecasting.score_day(fc, dam, rtm)
-    assert score == pytest.approx({
-        "hours": 4.0,
-        "mae": 22 / 4,
-        "rmse": math.sqrt((4 + 49 + 9 + 100) / 4),
-        "sign_accuracy": 2 / 3,  # the zero-DART hour has no sign and is not counted
-        "band_coverage": 0.5,
-        "zero_mae": 35 / 4,
-        "zero_rmse": math.sqrt((100 + 25 + 0 + 400) / 4),
-    })
+    assert score == pytest.approx(
+        {
+            "hours": 4.0,
+            "mae": 22 / 4,
+            "rmse": math.sqrt((4 + 49 + 9 + 100) / 4),
+            "sign_accuracy": 2 / 3,  # the zero-DART hour has no sign and is not counted
+            "band_coverage": 0.5,
+            "zero_mae": 35 / 4,
+            "zero_rmse": math.sqrt((100 + 25 + 0 + 400) / 4),
+        }
+    )
 
 
 def test_score_day_is_none_until_every_hour_has_settled():
@@ -144,17 +168,26 @@ def test_score_day_is_none_until_every_hour_has_settled():
 
 
 def test_rolling_view_weights_by_hours_and_keeps_the_latest_days():
-    daily = pd.DataFrame({
-        "delivery_date": pd.to_datetime(["2025-03-10", "2025-03-08", "2025-03-09"]),
-        "hours": [24.0, 24.0, 23.0],
-        "mae": [2.0, 100.0, 4.0],
-        "zero_mae": [3.0, 1.0, 5.0],
-        "band_coverage": [1.0, 0.0, 0.0],
-        "sign_accuracy": [0.5, 0.0, 1.0],
-    })
+    daily = pd.DataFrame(
+        {
+            "delivery_date": pd.to_datetime(["2025-03-10", "2025-03-08", "2025-03-09"]),
+            "hours": [24.0, 24.0, 23.0],
+            "mae": [2.0, 100.0, 4.0],
+            "zero_mae": [3.0, 1.0, 5.0],
+            "band_coverage": [1.0, 0.0, 0.0],
+            "sign_accuracy": [0.5, 0.0, 1.0],
+        }
+    )
     view = forecasting.rolling_view(daily, window_days=2)  # drops 03-08, the oldest
-    assert view == pytest.approx({"days": 2.0, "mae": (48 + 92) / 47, "zero_mae": (72 + 115) / 47,
-                                  "band_coverage": 24 / 47, "sign_accuracy": (12 + 23) / 47})
+    assert view == pytest.approx(
+        {
+            "days": 2.0,
+            "mae": (48 + 92) / 47,
+            "zero_mae": (72 + 115) / 47,
+            "band_coverage": 24 / 47,
+            "sign_accuracy": (12 + 23) / 47,
+        }
+    )
 
 
 def test_forecast_chart_is_a_png(market):
@@ -177,7 +210,12 @@ def test_an_lstm_champion_gets_the_history_its_look_back_needs(market, training_
     from dart_assets.ml.artifacts import load_bundle
     from dart_assets.ml.training import train_model
 
-    result = train_model("lstm", training_table, features.feature_columns(training_table), tmp_path,
-                         params={"lookback": lookback, "max_epochs": 1, "hidden_size": 4})
+    result = train_model(
+        "lstm",
+        training_table,
+        features.feature_columns(training_table),
+        tmp_path,
+        params={"lookback": lookback, "max_epochs": 1, "hidden_size": 4},
+    )
     out = forecast(market, DAY, model=load_bundle(result.bundle_dir))
     assert len(out) == 24 * len(POINTS) and out["dart_forecast"].notna().all()

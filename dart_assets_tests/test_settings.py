@@ -49,15 +49,24 @@ def test_values_are_normalised(dart_env, tmp_path):
         ({"DART_START_DATE": (dt.date.today() + dt.timedelta(days=1)).isoformat()}, r"DART_START_DATE=.* is outside"),
         ({"DART_SETTLEMENT_POINTS": ""}, r"DART_SETTLEMENT_POINTS is empty; give a comma list of settlement points"),
         ({"DART_SETTLEMENT_POINTS": " , "}, r"DART_SETTLEMENT_POINTS is empty"),
-        ({"DART_SETTLEMENT_POINTS": "HB_NORTH,hb_north"}, r"DART_SETTLEMENT_POINTS='HB_NORTH,hb_north' lists a settlement point twice"),
+        (
+            {"DART_SETTLEMENT_POINTS": "HB_NORTH,hb_north"},
+            r"DART_SETTLEMENT_POINTS='HB_NORTH,hb_north' lists a settlement point twice",
+        ),
         ({"DART_DATA_SOURCE": "ercot"}, r"DART_DATA_SOURCE=ercot needs DART_DATA_PATH"),
         ({"DART_DATA_SOURCE": "table"}, r"DART_DATA_SOURCE=table needs DART_DATA_PATH"),
-        ({"DART_DATA_SOURCE": "ercot", "DART_DATA_PATH": "/nonexistent/ercot"}, r"DART_DATA_PATH='/nonexistent/ercot' does not exist"),
+        (
+            {"DART_DATA_SOURCE": "ercot", "DART_DATA_PATH": "/nonexistent/ercot"},
+            r"DART_DATA_PATH='/nonexistent/ercot' does not exist",
+        ),
         ({"DART_GATE_MIN_SKILL": "two percent"}, r"DART_GATE_MIN_SKILL='two percent' is not a number"),
         ({"DART_GATE_MIN_SKILL": "1.5"}, r"DART_GATE_MIN_SKILL='1.5' is outside -1\.\.1"),
         ({"DART_GATE_MAX_TEST_RMSE": "-1"}, r"DART_GATE_MAX_TEST_RMSE='-1' is outside 0\.\.10000"),
         ({"DART_STORAGE": "  "}, r"DART_STORAGE is empty"),
-        ({"DART_STORAGE": "s3://bucket/dart"}, r"DART_STORAGE='s3://bucket/dart': only local folders, file:// and abfss://"),
+        (
+            {"DART_STORAGE": "s3://bucket/dart"},
+            r"DART_STORAGE='s3://bucket/dart': only local folders, file:// and abfss://",
+        ),
     ],
 )
 def test_invalid_values_name_the_variable_and_the_valid_values(dart_env, env, message):

@@ -21,7 +21,9 @@ def _window(start: int, end: int) -> dg.TimeWindowPartitionMapping:
     """Days before the first partition do not exist; the features treat them as missing history."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.BetaWarning)
-        return dg.TimeWindowPartitionMapping(start_offset=start, end_offset=end, allow_nonexistent_upstream_partitions=True)
+        return dg.TimeWindowPartitionMapping(
+            start_offset=start, end_offset=end, allow_nonexistent_upstream_partitions=True
+        )
 
 
 def _png_markdown(png: bytes, alt: str) -> dg.MetadataValue:
@@ -44,10 +46,18 @@ def _day(context: dg.AssetExecutionContext) -> pd.Timestamp:
     deps=[promoted_model],
     kinds={"pandas", "parquet", "mlflow"},
     owners=["team:trading-desk"],
-    freshness_policy=dg.FreshnessPolicy.cron(deadline_cron="0 9 * * *", lower_bound_delta=dt.timedelta(hours=24), timezone=MARKET_TZ),
+    freshness_policy=dg.FreshnessPolicy.cron(
+        deadline_cron="0 9 * * *", lower_bound_delta=dt.timedelta(hours=24), timezone=MARKET_TZ
+    ),
 )
-def dart_forecast(context: dg.AssetExecutionContext, market_source: MarketDataSource, mlflow: MlflowResource,
-                  dam_prices: pd.DataFrame, rtm_prices: pd.DataFrame, system_conditions: pd.DataFrame) -> pd.DataFrame:
+def dart_forecast(
+    context: dg.AssetExecutionContext,
+    market_source: MarketDataSource,
+    mlflow: MlflowResource,
+    dam_prices: pd.DataFrame,
+    rtm_prices: pd.DataFrame,
+    system_conditions: pd.DataFrame,
+) -> pd.DataFrame:
     """Delivery day D's hourly DART forecast (P10/P50/P90) per settlement point, from the registry's champion and data known at D-1 09:00 Central."""
     from dart_assets.ml import registry, tracking
 
@@ -61,15 +71,27 @@ def dart_forecast(context: dg.AssetExecutionContext, market_source: MarketDataSo
         )
     model = tracking.load_bundle_from_run(champion.run_id)
     try:
-        table = forecasting.forecast_day(model, dam_prices, rtm_prices, system_conditions,
-                                         market_source.driver_forecasts(day.date()), market_source.settlement_points, day)
+        table = forecasting.forecast_day(
+            model,
+            dam_prices,
+            rtm_prices,
+            system_conditions,
+            market_source.driver_forecasts(day.date()),
+            market_source.settlement_points,
+            day,
+        )
     except forecasting.FeatureMismatchError as exc:
         raise dg.Failure(str(exc)) from exc
     table["model_version"] = str(champion.version)
     table["model_family"] = model.family
     context.add_output_metadata(
         {
-            "chart": _png_markdown(forecasting.forecast_chart(table, f"DART forecast for {day.date()} ({model.family} v{champion.version})"), "forecast"),
+            "chart": _png_markdown(
+                forecasting.forecast_chart(
+                    table, f"DART forecast for {day.date()} ({model.family} v{champion.version})"
+                ),
+                "forecast",
+            ),
             "model": f"{MODEL_NAME} v{champion.version} ({model.family})",
             "decision_time_utc": str(table["decision_time_utc"].iloc[0]),
             "mean_forecast": float(table["dart_forecast"].mean()),
@@ -90,11 +112,17 @@ def dart_forecast(context: dg.AssetExecutionContext, market_source: MarketDataSo
     },
     kinds={"pandas", "parquet"},
     owners=["team:trading-desk"],
-    check_specs=[dg.AssetCheckSpec("no_drift", asset="forecast_accuracy",
-                                   description=f"Rolling {DRIFT_WINDOW_DAYS}-day MAE beats the zero-spread baseline.")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "no_drift",
+            asset="forecast_accuracy",
+            description=f"Rolling {DRIFT_WINDOW_DAYS}-day MAE beats the zero-spread baseline.",
+        )
+    ],
 )
-def forecast_accuracy(context: dg.AssetExecutionContext, dart_forecast: pd.DataFrame, dam_prices: pd.DataFrame,
-                      rtm_prices: pd.DataFrame):
+def forecast_accuracy(
+    context: dg.AssetExecutionContext, dart_forecast: pd.DataFrame, dam_prices: pd.DataFrame, rtm_prices: pd.DataFrame
+):
     """Day D's forecast scored against realised DART (MAE, RMSE, sign accuracy, band coverage vs zero spread), with a rolling 14-day view."""
     day = _day(context)
     scores = []

@@ -12,8 +12,9 @@ from dart_assets.market.timeutil import MARKET_TZ
 from dart_assets.resources.market_source import MarketDataSource
 
 # The 07:00 market run loads yesterday and today; red in the UI if it has not landed by 08:00 Central.
-MARKET_FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 8 * * *", lower_bound_delta=dt.timedelta(hours=24),
-                                           timezone=MARKET_TZ)
+MARKET_FRESHNESS = dg.FreshnessPolicy.cron(
+    deadline_cron="0 8 * * *", lower_bound_delta=dt.timedelta(hours=24), timezone=MARKET_TZ
+)
 MARKET_TABLES = {
     "dam_prices": "ERCOT day-ahead settlement point prices, hourly, $/MWh.",
     "rtm_prices": "ERCOT real-time settlement point prices, 15-minute intervals averaged to the hour, $/MWh.",
@@ -70,6 +71,7 @@ def market_data(context: dg.AssetExecutionContext, market_source: MarketDataSour
                     description=result.description,
                     metadata=result.metadata,
                 )
+
 
 @dg.asset(
     group_name="market_data",

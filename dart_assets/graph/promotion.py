@@ -22,8 +22,12 @@ class PromotionGate(dg.ConfigurableResource):
     """Thresholds shared by `promoted_model` and its `rmse_gate` check (env: DART_GATE_MAX_TEST_RMSE, DART_GATE_MIN_SKILL)."""
 
     max_test_rmse: float = Field(60.0, description="Highest acceptable test RMSE, $/MWh (hub DART, spikes included).")
-    min_mae_skill: float = Field(0.02, description="Required improvement of test MAE over the best naive baseline (0.02 = 2%).")
-    selection_metric: str = Field("val_mae", description="Validation metric that picks the candidate: val_mae or val_rmse.")
+    min_mae_skill: float = Field(
+        0.02, description="Required improvement of test MAE over the best naive baseline (0.02 = 2%)."
+    )
+    selection_metric: str = Field(
+        "val_mae", description="Validation metric that picks the candidate: val_mae or val_rmse."
+    )
 
     def evaluate(self, metrics: dict):
         return evaluate_dart_gate(metrics, self.max_test_rmse, self.min_mae_skill)
@@ -50,8 +54,12 @@ def _latest_candidates(context: dg.AssetExecutionContext, client) -> dict[str, d
 
 
 def _comparison_table(candidates: dict[str, dict], winner: str, selection_metric: str) -> str:
-    rows = ["| candidate | " + selection_metric + " | test RMSE | test MAE | test sign acc. | P10-P90 coverage | MAE skill |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| candidate | "
+        + selection_metric
+        + " | test RMSE | test MAE | test sign acc. | P10-P90 coverage | MAE skill |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for key, c in sorted(candidates.items(), key=lambda kv: kv[1]["metrics"].get(selection_metric, math.inf)):
         m = c["metrics"]
         name = f"**{key}** (winner)" if key == winner else key
@@ -80,10 +88,16 @@ def promoted_model(context: dg.AssetExecutionContext, gate: PromotionGate, mlflo
     from dart_assets.ml import registry
 
     if gate.selection_metric not in SELECTION_METRICS:
-        raise ValueError(f"selection_metric {gate.selection_metric!r} is not valid; use one of: {', '.join(SELECTION_METRICS)}")
+        raise ValueError(
+            f"selection_metric {gate.selection_metric!r} is not valid; use one of: {', '.join(SELECTION_METRICS)}"
+        )
     client = mlflow.client()
     candidates = _latest_candidates(context, client)
-    usable = {k: c for k, c in candidates.items() if all(math.isfinite(c["metrics"].get(m, math.nan)) for m in REQUIRED_METRICS)}
+    usable = {
+        k: c
+        for k, c in candidates.items()
+        if all(math.isfinite(c["metrics"].get(m, math.nan)) for m in REQUIRED_METRICS)
+    }
     if not usable:
         raise dg.Failure(
             "no usable candidate model: materialize lgbm_model, xgb_model and deep_model first "
@@ -107,7 +121,9 @@ def promoted_model(context: dg.AssetExecutionContext, gate: PromotionGate, mlflo
             "data_window": chosen["data_window"],
             **{k: f"{chosen['metrics'][k]:.4f}" for k in REQUIRED_METRICS},
         }
-        version = registry.promote(client, MODEL_NAME, f"runs:/{chosen['mlflow_run_id']}/model", chosen["mlflow_run_id"], tags)
+        version = registry.promote(
+            client, MODEL_NAME, f"runs:/{chosen['mlflow_run_id']}/model", chosen["mlflow_run_id"], tags
+        )
         context.log.info(f"{MODEL_NAME} version {version.version} ({winner}) is the champion")
     else:
         context.log.warning(f"not promoted: {result.description}")
@@ -133,7 +149,8 @@ def promoted_model(context: dg.AssetExecutionContext, gate: PromotionGate, mlflo
             "winner": winner,
             "why": why,
             "gate_passed": result.passed,
-            "registry": f"{MODEL_NAME} v{version.version} @champion" if version
+            "registry": f"{MODEL_NAME} v{version.version} @champion"
+            if version
             else f"unchanged: champion stays {'v' + str(before.version) if before else '(none)'}",
             "mlflow_run_id": chosen["mlflow_run_id"],
             "mlflow_run": dg.MetadataValue.text(mlflow.run_url(chosen["mlflow_run_id"])),
@@ -141,7 +158,11 @@ def promoted_model(context: dg.AssetExecutionContext, gate: PromotionGate, mlflo
     )
 
 
-@dg.asset_check(asset=promoted_model, blocking=True, description="Test RMSE under the threshold AND test MAE better than the best naive baseline by the margin; blocks the forecast otherwise.")
+@dg.asset_check(
+    asset=promoted_model,
+    blocking=True,
+    description="Test RMSE under the threshold AND test MAE better than the best naive baseline by the margin; blocks the forecast otherwise.",
+)
 def rmse_gate(promoted_model: dict, gate: PromotionGate) -> dg.AssetCheckResult:
     result = gate.evaluate(promoted_model["metrics"])
     champion = promoted_model["champion_version"]

@@ -14,17 +14,20 @@ RUNNING = dg.DefaultScheduleStatus.RUNNING
 IN_PROCESS = dg.in_process_executor
 
 market_data_job = dg.define_asset_job(
-    "market_data_job", selection=dg.AssetSelection.assets("dam_prices", "rtm_prices", "system_conditions"),
+    "market_data_job",
+    selection=dg.AssetSelection.assets("dam_prices", "rtm_prices", "system_conditions"),
     executor_def=IN_PROCESS,
     description="DAM, RTM and system conditions for the selected delivery days.",
 )
 dart_forecast_job = dg.define_asset_job(
-    "dart_forecast_job", selection=dg.AssetSelection.assets("dart_forecast"),
+    "dart_forecast_job",
+    selection=dg.AssetSelection.assets("dart_forecast"),
     executor_def=IN_PROCESS,
     description="Tomorrow's DART forecast from the champion.",
 )
 forecast_accuracy_job = dg.define_asset_job(
-    "forecast_accuracy_job", selection=dg.AssetSelection.assets("forecast_accuracy"),
+    "forecast_accuracy_job",
+    selection=dg.AssetSelection.assets("forecast_accuracy"),
     executor_def=IN_PROCESS,
     description="Score a settled day's forecast and watch for drift.",
 )
@@ -34,7 +37,8 @@ weekly_retraining = dg.define_asset_job(
     description="Rebuild features, retrain the three candidates in parallel, promote the best if it passes the gate.",
 )
 transformer_refresh = dg.define_asset_job(
-    "transformer_refresh", selection=dg.AssetSelection.groups("transformer"),
+    "transformer_refresh",
+    selection=dg.AssetSelection.groups("transformer"),
     executor_def=IN_PROCESS,
     description="Refit the transformer load model and redo the overload forecast.",
 )
@@ -55,12 +59,17 @@ def market_data_schedule(context: dg.ScheduleEvaluationContext):
 
 
 dart_forecast_schedule = dg.build_schedule_from_partitioned_job(
-    dart_forecast_job, hour_of_day=8, minute_of_hour=0, default_status=RUNNING,
+    dart_forecast_job,
+    hour_of_day=8,
+    minute_of_hour=0,
+    default_status=RUNNING,
     description="08:00 Central: forecast tomorrow, before the day-ahead market closes at 10:00.",
 )
 
 
-@dg.schedule(job=forecast_accuracy_job, cron_schedule="30 7 * * *", execution_timezone=MARKET_TZ, default_status=RUNNING)
+@dg.schedule(
+    job=forecast_accuracy_job, cron_schedule="30 7 * * *", execution_timezone=MARKET_TZ, default_status=RUNNING
+)
 def forecast_accuracy_schedule(context: dg.ScheduleEvaluationContext):
     """Score yesterday once its real-time prices are in (the 07:00 market run loads them)."""
     day = _local_date(context) - dt.timedelta(days=1)
@@ -68,14 +77,25 @@ def forecast_accuracy_schedule(context: dg.ScheduleEvaluationContext):
 
 
 weekly_retraining_schedule = dg.ScheduleDefinition(
-    job=weekly_retraining, cron_schedule="0 5 * * 1", execution_timezone=MARKET_TZ, default_status=RUNNING,
+    job=weekly_retraining,
+    cron_schedule="0 5 * * 1",
+    execution_timezone=MARKET_TZ,
+    default_status=RUNNING,
     description="Mondays 05:00 Central: retrain and re-gate, before the week's first forecast.",
 )
 transformer_refresh_schedule = dg.ScheduleDefinition(
-    job=transformer_refresh, cron_schedule="0 6 1 * *", execution_timezone=MARKET_TZ, default_status=RUNNING,
+    job=transformer_refresh,
+    cron_schedule="0 6 1 * *",
+    execution_timezone=MARKET_TZ,
+    default_status=RUNNING,
     description="Monthly: refit the transformer load trend with the new month of history.",
 )
 
 jobs = [market_data_job, dart_forecast_job, forecast_accuracy_job, weekly_retraining, transformer_refresh]
-schedules = [market_data_schedule, dart_forecast_schedule, forecast_accuracy_schedule, weekly_retraining_schedule,
-             transformer_refresh_schedule]
+schedules = [
+    market_data_schedule,
+    dart_forecast_schedule,
+    forecast_accuracy_schedule,
+    weekly_retraining_schedule,
+    transformer_refresh_schedule,
+]

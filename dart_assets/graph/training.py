@@ -38,7 +38,9 @@ class LgbmConfig(BoosterConfig):
 
 
 class XgbConfig(BoosterConfig):
-    objective: str | None = Field(None, description="XGBoost objective for the point forecast (default reg:absoluteerror).")
+    objective: str | None = Field(
+        None, description="XGBoost objective for the point forecast (default reg:absoluteerror)."
+    )
     max_depth: int | None = None
     min_child_weight: float | None = None
 
@@ -63,19 +65,26 @@ def _model_asset(name: str, family: str, compute: str, kind: str, config_class: 
         op_tags={COMPUTE_TAG: compute},
         tags={COMPUTE_TAG: compute},
         retry_policy=TRAINING_RETRY_POLICY,  # transient submission errors; failed trainings are not retried
-        check_specs=[dg.AssetCheckSpec(
-            "candidate_sanity", asset=name,
-            description="The candidate's metrics are finite, its test predictions vary, and its MLflow run and bundle are recorded.",
-        )],
+        check_specs=[
+            dg.AssetCheckSpec(
+                "candidate_sanity",
+                asset=name,
+                description="The candidate's metrics are finite, its test predictions vary, and its MLflow run and bundle are recorded.",
+            )
+        ],
     )
-    def _train(context: dg.AssetExecutionContext, config: config_class, launcher: TrainingLauncher,
-               mlflow: MlflowResource) -> dg.MaterializeResult:
+    def _train(
+        context: dg.AssetExecutionContext, config: config_class, launcher: TrainingLauncher, mlflow: MlflowResource
+    ) -> dg.MaterializeResult:
         result = launcher.launch(context, family, config.overrides(), config.seed, mlflow)
         # Checked from what the trainer reported, in this step: no extra process or store round trip.
         reported = {key: getattr(value, "value", value) for key, value in (result.metadata or {}).items()}
         problems = candidate_problems(reported)
-        sanity = dg.AssetCheckResult(check_name="candidate_sanity", passed=not problems,
-                                     description="; ".join(problems) or "finite, varying, complete")
+        sanity = dg.AssetCheckResult(
+            check_name="candidate_sanity",
+            passed=not problems,
+            description="; ".join(problems) or "finite, varying, complete",
+        )
         return dg.MaterializeResult(metadata=result.metadata, check_results=[sanity])
 
     return _train

@@ -67,7 +67,9 @@ class TransformerSettings(dg.ConfigurableResource):
 
 
 @dg.asset(group_name=GROUP, kinds={"pandas"})
-def transformer_load_history(context: dg.AssetExecutionContext, transformer_settings: TransformerSettings) -> pd.DataFrame:
+def transformer_load_history(
+    context: dg.AssetExecutionContext, transformer_settings: TransformerSettings
+) -> pd.DataFrame:
     """Hourly peak load (kW) of the transformer: the sensor CSV if TRANSFORMER_DATA_PATH is set, else ~3 years of
     reproducible built-in history with a known growth trend."""
     if transformer_settings.data_path:
@@ -102,7 +104,11 @@ def transformer_load_model(
 
     store = MlflowResource(tracking_uri=mlflow.tracking_uri, experiment_name=EXPERIMENT_NAME, ui_url=mlflow.ui_url)
     client = store.client()  # initialises the store and the experiment
-    run = client.create_run(client.get_experiment_by_name(EXPERIMENT_NAME).experiment_id, run_name=f"transformer-{context.run.run_id[:8]}", tags={"dagster.run_id": context.run.run_id})
+    run = client.create_run(
+        client.get_experiment_by_name(EXPERIMENT_NAME).experiment_id,
+        run_name=f"transformer-{context.run.run_id[:8]}",
+        tags={"dagster.run_id": context.run.run_id},
+    )
     run_id = run.info.run_id
     spec = fitted["feature_spec"]
     now_ms = int(time.time() * 1000)
@@ -122,11 +128,14 @@ def transformer_load_model(
     client.log_dict(run_id, fitted, f"{MODEL_ARTIFACT_DIR}/transformer_model.json")
     client.set_terminated(run_id)
     context.add_output_metadata(
-        {**{name: dg.MetadataValue.float(value) for name, value in fitted["metrics"].items()},
-         "trend_degree": spec["trend_degree"], "mlflow_run_id": run_id, "mlflow_run": store.run_url(run_id)}
+        {
+            **{name: dg.MetadataValue.float(value) for name, value in fitted["metrics"].items()},
+            "trend_degree": spec["trend_degree"],
+            "mlflow_run_id": run_id,
+            "mlflow_run": store.run_url(run_id),
+        }
     )
-    return {"model": fitted, "mlflow_run_id": run_id,
-            "source_uri": f"{run.info.artifact_uri}/{MODEL_ARTIFACT_DIR}"}
+    return {"model": fitted, "mlflow_run_id": run_id, "source_uri": f"{run.info.artifact_uri}/{MODEL_ARTIFACT_DIR}"}
 
 
 @dg.asset(group_name=GROUP, kinds={"mlflow"})
@@ -153,11 +162,21 @@ def promoted_transformer_model(
         )
         version = registered.version
     context.add_output_metadata(
-        {"promoted": gate.passed, "gate": gate.description, "registered_version": str(version or "none"),
-         **{k: dg.MetadataValue.float(v) for k, v in gate.numbers.items()}}
+        {
+            "promoted": gate.passed,
+            "gate": gate.description,
+            "registered_version": str(version or "none"),
+            **{k: dg.MetadataValue.float(v) for k, v in gate.numbers.items()},
+        }
     )
-    return {"promoted": gate.passed, "gate": gate.description, "model_name": MODEL_NAME,
-            "version": version, "mlflow_run_id": transformer_load_model["mlflow_run_id"], "model": fitted}
+    return {
+        "promoted": gate.passed,
+        "gate": gate.description,
+        "model_name": MODEL_NAME,
+        "version": version,
+        "mlflow_run_id": transformer_load_model["mlflow_run_id"],
+        "model": fitted,
+    }
 
 
 @dg.asset_check(asset=promoted_transformer_model, name="rmse_gate", blocking=True)
@@ -181,8 +200,12 @@ def transformer_overload_forecast(
     """Hourly forecast with P05-P95 band over the horizon from the champion model: when the transformer first
     overloads, how often, and the earliest/latest first-overload dates for planning the upgrade."""
     limit = transformer_settings.limit_kw
-    frame = forecast(promoted_transformer_model["model"], transformer_load_history["timestamp"].iloc[-1],
-                     transformer_settings.horizon_years, limit)
+    frame = forecast(
+        promoted_transformer_model["model"],
+        transformer_load_history["timestamp"].iloc[-1],
+        transformer_settings.horizon_years,
+        limit,
+    )
     summary = summarize(frame, limit)
     png = base64.b64encode(overload_chart(transformer_load_history, frame, summary)).decode()
     return dg.Output(
@@ -202,6 +225,11 @@ def transformer_overload_forecast(
     )
 
 
-transformer_assets = [transformer_load_history, transformer_load_model, promoted_transformer_model, transformer_overload_forecast]
+transformer_assets = [
+    transformer_load_history,
+    transformer_load_model,
+    promoted_transformer_model,
+    transformer_overload_forecast,
+]
 transformer_checks = [rmse_gate]
 transformer_resources = {"transformer_settings": TransformerSettings.from_env()}

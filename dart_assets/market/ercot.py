@@ -71,16 +71,35 @@ _SUFFIXES = {".xlsx", ".csv", ".zip"}
 _MONTHS = {
     name: number
     for number, names in enumerate(
-        [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",), ("jun", "june"),
-         ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"), ("oct", "october"),
-         ("nov", "november"), ("dec", "december")],
+        [
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ],
         start=1,
     )
     for name in names
 }
 _ROW_COLUMNS = {  # every parsed row, whatever its report; _label/_row say where the user finds it
-    "date": "datetime64[ns]", "hour": "int64", "repeated": bool, "point": object, "type": object,
-    "interval": "int64", "value": "float64", "timestamp_utc": "datetime64[ns, UTC]", "_label": object, "_row": "int64",
+    "date": "datetime64[ns]",
+    "hour": "int64",
+    "repeated": bool,
+    "point": object,
+    "type": object,
+    "interval": "int64",
+    "value": "float64",
+    "timestamp_utc": "datetime64[ns, UTC]",
+    "_label": object,
+    "_row": "int64",
 }
 
 
@@ -185,11 +204,7 @@ def _collect(folder: str | Path, report: Report, start: dt.date, end: dt.date) -
     files = _find(folder, report)
     if not files:
         raise MarketDataError(f"{folder}: no {report.title} files found")
-    parts = [
-        _parse(raw, label, report, start, end)
-        for path in files
-        for label, raw in _tables(path, start, end)
-    ]
+    parts = [_parse(raw, label, report, start, end) for path in files for label, raw in _tables(path, start, end)]
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in _ROW_COLUMNS.items()})
     return pd.concat(parts, ignore_index=True)
@@ -206,9 +221,7 @@ def _tables(path: Path, start: dt.date, end: dt.date) -> Iterator[tuple[str, pd.
         raise MarketDataError(f"{path}: not a readable zip archive ({exc})") from None
     with archive:
         for member in archive.namelist():
-            yield from _member_tables(
-                f"{path} (member {member})", member, io.BytesIO(archive.read(member)), start, end
-            )
+            yield from _member_tables(f"{path} (member {member})", member, io.BytesIO(archive.read(member)), start, end)
 
 
 def _member_tables(label: str, name: str, source, start: dt.date, end: dt.date) -> Iterator[tuple[str, pd.DataFrame]]:
@@ -281,8 +294,12 @@ def _parse(raw: pd.DataFrame, label: str, report: Report, start: dt.date, end: d
         rows["value"] = parse_numbers(fields["price"], label, "settlement point price")
     if "interval" in fields:
         rows["interval"] = _whole_numbers(fields["interval"], label, "delivery interval")
-        fail_first(fields["interval"], ~rows["interval"].between(1, INTERVALS_PER_HOUR), label,
-                   f"delivery interval {{value!r}} is outside 1..{INTERVALS_PER_HOUR}")
+        fail_first(
+            fields["interval"],
+            ~rows["interval"].between(1, INTERVALS_PER_HOUR),
+            label,
+            f"delivery interval {{value!r}} is outside 1..{INTERVALS_PER_HOUR}",
+        )
     if "type" in fields:
         rows["type"] = _names(fields["type"], label, "settlement point type").str.upper()
     rows["timestamp_utc"] = _utc(rows, label)
@@ -321,8 +338,12 @@ def _split_load_hour_ending(fields: pd.DataFrame, label: str) -> pd.DataFrame:
 
     text = fields["hour_ending"].map(as_text)
     parts = text.astype(str).str.extract(r"^\s*(\S+)\s+(\d{1,2}):00(?::00)?\s*(DST)?\s*$", flags=re.IGNORECASE)
-    fail_first(fields["hour_ending"], parts[1].isna(), label,
-               "hour ending {value!r} is not like '01/31/2024 13:00' (or '... 02:00 DST')")
+    fail_first(
+        fields["hour_ending"],
+        parts[1].isna(),
+        label,
+        "hour ending {value!r} is not like '01/31/2024 13:00' (or '... 02:00 DST')",
+    )
     return pd.DataFrame(
         {"date": parts[0], "hour": parts[1], "repeated": parts[2].notna(), "load": fields["load"]},
         index=fields.index,

@@ -18,11 +18,19 @@ NEAR_CAP_SHARE = 0.9
 
 CHECKS = {
     name: {
-        "no_duplicate_hours": "No two rows share a UTC hour" + (" and settlement point." if name != "system_conditions" else "."),
-        "hours_per_day": "Each delivery day has 23, 24 or 25 hours" + (" per point" if name != "system_conditions" else "") + ", as DST dictates.",
+        "no_duplicate_hours": "No two rows share a UTC hour"
+        + (" and settlement point." if name != "system_conditions" else "."),
+        "hours_per_day": "Each delivery day has 23, 24 or 25 hours"
+        + (" per point" if name != "system_conditions" else "")
+        + ", as DST dictates.",
         "missing_hours": f"At most {MAX_MISSING_SHARE:.0%} of the expected hours are missing.",
-        **({"prices_near_cap": f"No price at or above {NEAR_CAP_SHARE:.0%} of the offer cap (possible in scarcity; worth a look)."}
-           if name != "system_conditions" else {}),
+        **(
+            {
+                "prices_near_cap": f"No price at or above {NEAR_CAP_SHARE:.0%} of the offer cap (possible in scarcity; worth a look)."
+            }
+            if name != "system_conditions"
+            else {}
+        ),
     }
     for name in ("dam_prices", "rtm_prices", "system_conditions")
 }
@@ -56,8 +64,11 @@ def evaluate(name: str, frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timest
     expected = pd.Series({d: hours_in_day(d) for d in days}, name="expected")
     counted = frame.drop_duplicates(keys).groupby([*groups, "delivery_date"]).size()
     # Every (series, day) of the range, so a day with no rows at all shows up as 0 hours.
-    full = (pd.MultiIndex.from_product([*(frame[g].unique() for g in groups), days], names=[*groups, "delivery_date"])
-            if groups else pd.Index(days, name="delivery_date"))
+    full = (
+        pd.MultiIndex.from_product([*(frame[g].unique() for g in groups), days], names=[*groups, "delivery_date"])
+        if groups
+        else pd.Index(days, name="delivery_date")
+    )
     counts = counted.reindex(counted.index.union(full), fill_value=0).rename("hours").reset_index()
     counts = counts.join(expected, on="delivery_date")
     wrong = counts[counts["hours"] != counts["expected"]]
@@ -65,10 +76,13 @@ def evaluate(name: str, frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timest
         QualityResult(
             "hours_per_day",
             wrong.empty,
-            "every day has its DST hour count" if wrong.empty
+            "every day has its DST hour count"
+            if wrong.empty
             else f"{len(wrong)} day(s) with the wrong hour count, e.g. "
-            + "; ".join(f"{r.delivery_date.date()} {'/'.join(str(getattr(r, g)) for g in groups)} {r.hours}h (expected {r.expected})"
-                        for r in wrong.head(3).itertuples()),
+            + "; ".join(
+                f"{r.delivery_date.date()} {'/'.join(str(getattr(r, g)) for g in groups)} {r.hours}h (expected {r.expected})"
+                for r in wrong.head(3).itertuples()
+            ),
             metadata={"wrong_days": len(wrong)},
         )
     )
@@ -92,7 +106,8 @@ def evaluate(name: str, frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timest
             QualityResult(
                 "prices_near_cap",
                 near.empty,
-                "no price near the offer cap" if near.empty
+                "no price near the offer cap"
+                if near.empty
                 else f"{len(near)} hour(s) at or above {NEAR_CAP_SHARE:.0%} of the cap, max {near[price].max():.2f} $/MWh "
                 f"(first {near['timestamp_utc'].min()})",
                 metadata={"hours_near_cap": len(near), "max_price": float(frame[price].max()) if len(frame) else 0.0},

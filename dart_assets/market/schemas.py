@@ -15,11 +15,29 @@ PRICE_KEY_COLUMNS = [*KEY_COLUMNS, "settlement_point"]
 DAM_COLUMNS = [*PRICE_KEY_COLUMNS, "dam_price"]
 RTM_COLUMNS = [*PRICE_KEY_COLUMNS, "rtm_price"]
 
-# Drivers a source may carry. Actuals are known only after the hour; *_forecast columns are the day-ahead
-# forecasts issued before the decision time for that delivery day.
+# Drivers a source may carry. Actuals (system_conditions) are known only after the hour.
 DRIVER_ACTUALS = ["load_mw", "wind_mw", "solar_mw", "temperature_f"]
-DRIVER_FORECASTS = ["load_forecast_mw", "wind_forecast_mw", "solar_forecast_mw", "temperature_forecast_f"]
-DRIVER_COLUMNS = DRIVER_ACTUALS + DRIVER_FORECASTS
+# Forecasts (driver_forecasts) are known from their posting time on: one row per (delivery hour, posting), so a
+# feature for delivery day D can take the latest posting at or before D's decision time.
+# ERCOT's regions: STWPF wind regions (NP4-742-CD), STPPF solar regions (NP4-745-CD), weather zones of the
+# load forecast (NP3-565-CD) and forecast zones (NP3-560-CD).
+WIND_REGIONS = ("panhandle", "coastal", "south", "west", "north")
+SOLAR_REGIONS = ("centerwest", "northwest", "farwest", "fareast", "southeast", "centereast")
+LOAD_WEATHER_ZONES = ("coast", "east", "farwest", "north", "northcentral", "southcentral", "southern", "west")
+LOAD_FORECAST_ZONES = ("north", "south", "west", "houston")
+SYSTEM_FORECASTS = ["load_forecast_mw", "wind_forecast_mw", "solar_forecast_mw", "temperature_forecast_f"]
+REGIONAL_FORECASTS = [
+    *(f"wind_forecast_{region}_mw" for region in WIND_REGIONS),
+    *(f"solar_forecast_{region}_mw" for region in SOLAR_REGIONS),
+    *(f"load_forecast_{zone}_mw" for zone in LOAD_WEATHER_ZONES),
+    *(f"load_forecast_zone_{zone}_mw" for zone in LOAD_FORECAST_ZONES),
+]
+DRIVER_FORECASTS = SYSTEM_FORECASTS + REGIONAL_FORECASTS
+POSTED_COLUMN = "posted_utc"
+FORECAST_KEY_COLUMNS = [*KEY_COLUMNS, POSTED_COLUMN]
+# Transitional: system_conditions still accepts the system-wide forecasts until every source emits driver_forecasts.
+DRIVER_COLUMNS = DRIVER_ACTUALS + SYSTEM_FORECASTS
+MARKET_TABLES = ("dam_prices", "rtm_prices", "system_conditions", "driver_forecasts")
 
 PRICE_FLOOR = -250.0  # ERCOT's offer floor, $/MWh
 # Headroom beyond floor/cap for adders and congestion in hub and load-zone prices; beyond it is corrupt data.
@@ -39,6 +57,11 @@ class MarketDataError(ValueError):
     """Malformed or impossible market data; the message names the source and the problem."""
 
 
+def _driver_column(name: str) -> pa.Column:
+    check = pa.Check.in_range(-200.0, 200.0) if name.startswith("temperature") else pa.Check.in_range(0.0, 200_000.0)
+    return pa.Column("float64", check, required=False, nullable=True)
+
+
 def _price_schema(price: str) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
         {
@@ -49,7 +72,9 @@ def _price_schema(price: str) -> pa.DataFrameSchema:
             "settlement_point": pa.Column(str, pa.Check.str_length(min_value=1)),
             price: pa.Column(
                 "float64",
-                checks=[pa.Check.ge(PRICE_FLOOR - PRICE_HEADROOM, error=f"{price} below floor {PRICE_FLOOR} minus headroom")],
+                checks=[
+                    pa.Check.ge(PRICE_FLOOR - PRICE_HEADROOM, error=f"{price} below floor {PRICE_FLOOR} minus headroom")
+                ],
                 nullable=False,
             ),
         },
@@ -74,26 +99,58 @@ SYSTEM_SCHEMA = pa.DataFrameSchema(
         "delivery_date": pa.Column("datetime64[ns]"),
         "hour_ending": pa.Column("int64", pa.Check.in_range(1, 24)),
         "repeated_hour": pa.Column(bool),
-        **{
-            col: pa.Column(
-                "float64",
-                pa.Check.in_range(-200.0, 200.0) if col.startswith("temperature") else pa.Check.in_range(0.0, 200_000.0),
-                required=False,
-                nullable=True,
-            )
-            for col in DRIVER_COLUMNS
-        },
+        **{col: _driver_column(col) for col in DRIVER_COLUMNS},
     },
     strict=True,
     ordered=False,
 )
 
-SCHEMAS = {"dam_prices": DAM_SCHEMA, "rtm_prices": RTM_SCHEMA, "system_conditions": SYSTEM_SCHEMA}
+
+FORECAST_SCHEMA = pa.DataFrameSchema(
+    {
+        "timestamp_utc": pa.Column("datetime64[ns, UTC]"),
+        "delivery_date": pa.Column("datetime64[ns]"),
+        "hour_ending": pa.Column("int64", pa.Check.in_range(1, 24)),
+        "repeated_hour": pa.Column(bool),
+        POSTED_COLUMN: pa.Column("datetime64[ns, UTC]"),
+        **{col: _driver_column(col) for col in DRIVER_FORECASTS},
+    },
+    strict=True,
+    ordered=False,
+)
+
+SCHEMAS = {
+    "dam_prices": DAM_SCHEMA,
+    "rtm_prices": RTM_SCHEMA,
+    "system_conditions": SYSTEM_SCHEMA,
+    "driver_forecasts": FORECAST_SCHEMA,
+}
 UNIQUE_KEYS = {
     "dam_prices": ["timestamp_utc", "settlement_point"],
     "rtm_prices": ["timestamp_utc", "settlement_point"],
     "system_conditions": ["timestamp_utc"],
+    "driver_forecasts": ["timestamp_utc", POSTED_COLUMN],
 }
+_BASE_COLUMNS = {
+    "dam_prices": DAM_COLUMNS,
+    "rtm_prices": RTM_COLUMNS,
+    "system_conditions": KEY_COLUMNS,
+    "driver_forecasts": FORECAST_KEY_COLUMNS,
+}
+_DTYPES = {
+    "timestamp_utc": "datetime64[ns, UTC]",
+    POSTED_COLUMN: "datetime64[ns, UTC]",
+    "delivery_date": "datetime64[ns]",
+    "hour_ending": "int64",
+    "repeated_hour": bool,
+    "settlement_point": object,
+}
+
+
+def empty(kind: str, extra: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+    """A table of `kind` with no rows (a day a source has no data for), with its key columns plus `extra`."""
+    columns = [*_BASE_COLUMNS[kind], *extra]
+    return pd.DataFrame({c: pd.Series(dtype=_DTYPES.get(c, "float64")) for c in columns})
 
 
 def validate(kind: str, frame: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -106,7 +163,11 @@ def validate(kind: str, frame: pd.DataFrame, source: str) -> pd.DataFrame:
         for row in cases.head(8).itertuples():
             at = f"row {row.index}" if row.index is not None and row.index == row.index else "table"
             what = f"column {row.column!r}: " if row.schema_context == "Column" else ""
-            value = f", value {row.failure_case!r}" if row.schema_context == "Column" else (f" {row.failure_case!r}" if at == "table" else "")
+            value = (
+                f", value {row.failure_case!r}"
+                if row.schema_context == "Column"
+                else (f" {row.failure_case!r}" if at == "table" else "")
+            )
             lines.append(f"{at}: {what}{row.check}{value}")
         raise MarketDataError(
             f"{source}: {kind} failed validation ({len(cases)} problem(s)):\n  " + "\n  ".join(lines)

@@ -134,14 +134,22 @@ def _system(hours: pd.DataFrame, holiday: np.ndarray) -> pd.DataFrame:
 
     wind_cap = _wind_capacity(t)
     wind_cf_fc = np.clip(
-        0.36 + 0.12 * np.cos(2 * np.pi * (h - 2) / 24) + 0.07 * np.cos(2 * np.pi * (doy - 100) / 365.25)
+        0.36
+        + 0.12 * np.cos(2 * np.pi * (h - 2) / 24)
+        + 0.07 * np.cos(2 * np.pi * (doy - 100) / 365.25)
         + 0.2 * _smooth(t, "wind"),
         0.02,
         0.92,
     )
     # Forecasts run high on windy days: actual output falls short of a high forecast.
-    wind_cf = np.clip(wind_cf_fc - 0.35 * np.maximum(wind_cf_fc - 0.40, 0) + 0.05 * _smooth(t, "wind-error")
-                      + noise.draw("normal", 0, 0.015), 0.01, 0.95)
+    wind_cf = np.clip(
+        wind_cf_fc
+        - 0.35 * np.maximum(wind_cf_fc - 0.40, 0)
+        + 0.05 * _smooth(t, "wind-error")
+        + noise.draw("normal", 0, 0.015),
+        0.01,
+        0.95,
+    )
 
     solar_cap = 24_000 * (1 + 0.15 * years)
     day_length = 12.2 + 1.9 * season
@@ -150,8 +158,9 @@ def _system(hours: pd.DataFrame, holiday: np.ndarray) -> pd.DataFrame:
     clouds = np.clip(0.35 + 0.35 * _smooth(t, "clouds"), 0, 0.9)
     solar_fc = solar_cap * clear_sky * (1 - clouds)
     # Solar forecasts are conservative on clear days.
-    solar = (solar_fc * (1 + 0.14 * (1 - clouds) - 0.04 + 0.03 * _smooth(t, "solar-error"))
-             + noise.draw("normal", 0, 150) * (clear_sky > 0))
+    solar = solar_fc * (1 + 0.14 * (1 - clouds) - 0.04 + 0.03 * _smooth(t, "solar-error")) + noise.draw(
+        "normal", 0, 150
+    ) * (clear_sky > 0)
 
     frame = hours.copy()
     frame["load_mw"] = load
@@ -182,8 +191,9 @@ def _prices(system: pd.DataFrame, point: str) -> tuple[np.ndarray, np.ndarray]:
     wind_capacity = _wind_capacity(t)
     wind_fc = system["wind_forecast_mw"].to_numpy()
     wind = system["wind_mw"].to_numpy()
-    dam_base, net_fc = node_price(system["load_forecast_mw"].to_numpy(), wind_fc, system["solar_forecast_mw"].to_numpy(),
-                                  wind_fc / wind_capacity)
+    dam_base, net_fc = node_price(
+        system["load_forecast_mw"].to_numpy(), wind_fc, system["solar_forecast_mw"].to_numpy(), wind_fc / wind_capacity
+    )
     rtm_base, net = node_price(system["load_mw"].to_numpy(), wind, system["solar_mw"].to_numpy(), wind / wind_capacity)
 
     regime = profile.congestion * _smooth(t, f"congestion-{point}")
@@ -194,8 +204,11 @@ def _prices(system: pd.DataFrame, point: str) -> tuple[np.ndarray, np.ndarray]:
 
     spike_p = 0.003 + 0.2 * _sigmoid((net - 76_000.0) / 2_500.0)
     spikes = (noise.draw("random") < spike_p) * noise.draw("lognormal", np.log(180.0), 1.0)
-    dumps = ((noise.draw("random") < 0.3 * np.maximum(wind / wind_capacity - 0.55, 0))
-             * noise.draw("uniform", 20, 120) * (profile.wind_basis < -20))
+    dumps = (
+        (noise.draw("random") < 0.3 * np.maximum(wind / wind_capacity - 0.55, 0))
+        * noise.draw("uniform", 20, 120)
+        * (profile.wind_basis < -20)
+    )
     rtm = rtm_base + regime + 2.5 * noise.draw("standard_t", 3) + spikes - dumps
 
     cap = schemas.offer_cap(system["delivery_date"]).to_numpy()

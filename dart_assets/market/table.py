@@ -33,8 +33,12 @@ def read_table(path: str | Path, start: dt.date, end: dt.date, points: list[str]
     timestamps = _timestamps(raw["timestamp_utc"], label)
     rows = pd.concat([timestamps.rename("timestamp_utc"), timeutil.from_utc(timestamps)], axis=1)
     rows["settlement_point"] = raw["settlement_point"].astype(str).str.strip()
-    fail_first(raw["settlement_point"], raw["settlement_point"].isna() | rows["settlement_point"].eq(""), label,
-               "missing settlement_point")
+    fail_first(
+        raw["settlement_point"],
+        raw["settlement_point"].isna() | rows["settlement_point"].eq(""),
+        label,
+        "missing settlement_point",
+    )
     _reject_duplicates(rows, label)
 
     rows = rows[rows["delivery_date"].between(pd.Timestamp(start), pd.Timestamp(end))]
@@ -79,10 +83,18 @@ def _timestamps(values: pd.Series, label: str) -> pd.Series:
         stamps = values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
     else:
         stamps = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
-    fail_first(values, stamps.isna(), label,
-               "unparseable timestamp_utc {value!r} (expected ISO 8601 such as 2024-01-02T06:00:00Z)")
-    fail_first(values, stamps != stamps.dt.floor("h"), label,
-               "timestamp_utc {value!r} is not on the hour (expected the hour beginning)")
+    fail_first(
+        values,
+        stamps.isna(),
+        label,
+        "unparseable timestamp_utc {value!r} (expected ISO 8601 such as 2024-01-02T06:00:00Z)",
+    )
+    fail_first(
+        values,
+        stamps != stamps.dt.floor("h"),
+        label,
+        "timestamp_utc {value!r} is not on the hour (expected the hour beginning)",
+    )
     return stamps.astype("datetime64[ns, UTC]")
 
 
@@ -107,8 +119,10 @@ def _prices(kind: str, rows: pd.DataFrame, raw: pd.DataFrame, columns: list[str]
 def _system(rows: pd.DataFrame, raw: pd.DataFrame, drivers: list[str], label: str) -> pd.DataFrame:
     """One row per hour: the mean of each driver over the points that report it (blanks ignored)."""
     values = pd.DataFrame({c: parse_numbers(raw.loc[rows.index, c], label, c, allow_missing=True) for c in drivers})
-    by_hour = values.assign(_row=rows.index).groupby(rows["timestamp_utc"]).agg(
-        {**{c: "mean" for c in drivers}, "_row": "min"}
+    by_hour = (
+        values.assign(_row=rows.index)
+        .groupby(rows["timestamp_utc"])
+        .agg({**dict.fromkeys(drivers, "mean"), "_row": "min"})
     )
     stamps = pd.Series(by_hour.index, index=by_hour["_row"].to_numpy(), name="timestamp_utc")
     keys = timeutil.from_utc(stamps)

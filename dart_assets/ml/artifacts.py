@@ -101,8 +101,14 @@ def library_versions() -> dict[str, str | None]:
 def code_version() -> str:
     """The git commit of the working tree when available, else the installed dart-assets version."""
     try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                                text=True, timeout=10, check=True)
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
         return result.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         try:

@@ -76,7 +76,11 @@ def chronological_split(frame: pd.DataFrame, fractions: tuple[float, float, floa
     n_val = int(round(len(stamps) * fractions[1]))
     if n_train < 1 or n_val < 1 or len(stamps) - n_train - n_val < 1:
         raise ValueError(f"{len(stamps)} timestamps are too few to split by {fractions}")
-    train_stamps, val_stamps, test_stamps = stamps[:n_train], stamps[n_train : n_train + n_val], stamps[n_train + n_val :]
+    train_stamps, val_stamps, test_stamps = (
+        stamps[:n_train],
+        stamps[n_train : n_train + n_val],
+        stamps[n_train + n_val :],
+    )
     parts = [known[known[TIMESTAMP].isin(s)] for s in (train_stamps, val_stamps, test_stamps)]
     bounds = [pd.Timestamp(s[i]) for s in (train_stamps, val_stamps, test_stamps) for i in (0, -1)]
     return Split(*parts, boundaries=SplitBoundaries(*bounds))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-
 # What every candidate must report before it can be compared: validation scores pick, test scores gate.
 REQUIRED_METRICS = ("val_rmse", "val_mae", "test_rmse", "test_mae", "test_mae_skill", "best_baseline_test_mae")
 

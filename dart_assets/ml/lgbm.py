@@ -58,8 +58,9 @@ class LgbmModel:
         return cls(transform, {name: lgb.Booster(model_file=directory / f) for name, f in MODEL_FILES.items()})
 
 
-def fit(split: Split, transform: FeatureTransform, params: dict, seed: int, n_threads: int,
-        progress: Callable[[str], None]) -> FamilyFit:
+def fit(
+    split: Split, transform: FeatureTransform, params: dict, seed: int, n_threads: int, progress: Callable[[str], None]
+) -> FamilyFit:
     train = _dataset(transform, split.train)
     val = _dataset(transform, split.val, reference=train)
     boosters, curves = {}, {}
@@ -93,10 +94,17 @@ def fit(split: Split, transform: FeatureTransform, params: dict, seed: int, n_th
 
 
 def _booster_params(params: dict, seed: int, n_threads: int) -> dict:
-    tree_params = {k: params[k] for k in ("learning_rate", "num_leaves", "min_data_in_leaf", "feature_fraction",
-                                          "lambda_l2")}
-    return {**tree_params, "seed": seed, "deterministic": True, "force_row_wise": True, "num_threads": n_threads,
-            "verbosity": -1}
+    tree_params = {
+        k: params[k] for k in ("learning_rate", "num_leaves", "min_data_in_leaf", "feature_fraction", "lambda_l2")
+    }
+    return {
+        **tree_params,
+        "seed": seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "num_threads": n_threads,
+        "verbosity": -1,
+    }
 
 
 def _dataset(transform: FeatureTransform, rows: pd.DataFrame, reference: lgb.Dataset | None = None) -> lgb.Dataset:
@@ -118,8 +126,9 @@ def _truncated(booster: lgb.Booster) -> lgb.Booster:
 def _progress_callback(name: str, every: int, progress: Callable[[str], None]) -> Callable:
     def report(env: lgb.callback.CallbackEnv) -> None:
         if (env.iteration + 1) % every == 0:
-            scores = ", ".join(f"{data} {metric}={value:.4f}" for data, metric, value, _ in env.evaluation_result_list
-                               if data == "val")
+            scores = ", ".join(
+                f"{data} {metric}={value:.4f}" for data, metric, value, _ in env.evaluation_result_list if data == "val"
+            )
             progress(f"lgbm {name} iteration {env.iteration + 1}: {scores}")
 
     return report

@@ -87,8 +87,9 @@ class LstmModel:
         return cls(transform, network.eval(), params["lookback"])
 
 
-def fit(split: Split, transform: FeatureTransform, params: dict, seed: int, n_threads: int,
-        progress: Callable[[str], None]) -> FamilyFit:
+def fit(
+    split: Split, transform: FeatureTransform, params: dict, seed: int, n_threads: int, progress: Callable[[str], None]
+) -> FamilyFit:
     train = build_windows(split.train, transform, params["lookback"])
     val = build_windows(split.val, transform, params["lookback"])
     if not len(train) or not len(val):
@@ -96,8 +97,9 @@ def fit(split: Split, transform: FeatureTransform, params: dict, seed: int, n_th
     with _deterministic(seed, n_threads):
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         network = QuantileLSTM(transform.lstm_width(), params["hidden_size"]).to(device)
-        optimiser = torch.optim.Adam(network.parameters(), lr=params["learning_rate"],
-                                     weight_decay=params["weight_decay"])
+        optimiser = torch.optim.Adam(
+            network.parameters(), lr=params["learning_rate"], weight_decay=params["weight_decay"]
+        )
         train_y = _scaled_targets(split.train, train, transform)
         val_y = _scaled_targets(split.val, val, transform)
         shuffler = torch.Generator().manual_seed(seed)

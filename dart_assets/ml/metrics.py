@@ -79,16 +79,23 @@ def baseline_predictions(rows: pd.DataFrame, train: pd.DataFrame) -> dict[str, n
     }
 
 
-def comparison_table(actual: np.ndarray, predicted: np.ndarray, baselines: dict[str, np.ndarray],
-                     model_name: str = "model") -> pd.DataFrame:
+def comparison_table(
+    actual: np.ndarray, predicted: np.ndarray, baselines: dict[str, np.ndarray], model_name: str = "model"
+) -> pd.DataFrame:
     """Rows: the model then each baseline (`baseline_<name>`); columns: rmse, mae, r2, sign_accuracy."""
     rows = {model_name: point_scores(actual, predicted)}
     rows.update({f"baseline_{name}": point_scores(actual, values) for name, values in baselines.items()})
     return pd.DataFrame.from_dict(rows, orient="index")[list(POINT_METRICS)]
 
 
-def evaluate(train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, val_pred: pd.DataFrame,
-             test_pred: pd.DataFrame, model_name: str = "model") -> tuple[dict[str, float], pd.DataFrame]:
+def evaluate(
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    test: pd.DataFrame,
+    val_pred: pd.DataFrame,
+    test_pred: pd.DataFrame,
+    model_name: str = "model",
+) -> tuple[dict[str, float], pd.DataFrame]:
     """The flat MLflow metric dict and the test comparison table.
 
     Only rows the model predicted (p50 not NaN: the LSTM skips rows without a full look-back window) are

@@ -8,14 +8,15 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: runs inside workers without a display
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from dart_assets.ml.dataset import POINT, TARGET, TIMESTAMP  # noqa: E402
+from dart_assets.ml.dataset import POINT, TARGET, TIMESTAMP
 
 
-def training_plot(test: pd.DataFrame, predictions: pd.DataFrame, learning_curve: dict[str, list[float]] | None,
-                  title: str, path: Path) -> Path:
+def training_plot(
+    test: pd.DataFrame, predictions: pd.DataFrame, learning_curve: dict[str, list[float]] | None, title: str, path: Path
+) -> Path:
     """Top: one settlement point's test hours (the first by name). Bottom: train/val loss per iteration."""
     point = sorted(test[POINT].unique())[0]
     rows = test[test[POINT] == point].join(predictions).dropna(subset=["p50"]).sort_values(TIMESTAMP)

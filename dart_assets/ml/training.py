@@ -16,8 +16,8 @@ import pandas as pd
 
 from dart_assets.ml import plots
 from dart_assets.ml.artifacts import code_version, family_module, library_versions, save_bundle
-from dart_assets.ml.dataset import POINT, TARGET, TIMESTAMP, FeatureTransform, chronological_split
 from dart_assets.ml.conformal import band_shift, calibrate
+from dart_assets.ml.dataset import POINT, TARGET, TIMESTAMP, FeatureTransform, chronological_split
 from dart_assets.ml.metrics import evaluate
 
 FAMILIES = ("lgbm", "xgb", "lstm")
@@ -49,9 +49,17 @@ class TrainingResult:
     windows for the LSTM (its input is a tensor, not a table)."""
 
 
-def train_model(family: str, frame: pd.DataFrame, feature_columns: list[str], out_dir: Path,
-                params: dict | None = None, split: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 42,
-                n_threads: int = 1, progress: Callable[[str], None] | None = None) -> TrainingResult:
+def train_model(
+    family: str,
+    frame: pd.DataFrame,
+    feature_columns: list[str],
+    out_dir: Path,
+    params: dict | None = None,
+    split: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    seed: int = 42,
+    n_threads: int = 1,
+    progress: Callable[[str], None] | None = None,
+) -> TrainingResult:
     """Fit `family` on the train split (early stopping on val), score on test, write bundle + plot to `out_dir`.
 
     `params` override the family's DEFAULT_PARAMS; unknown keys are refused so typos do not pass silently.
@@ -76,8 +84,10 @@ def train_model(family: str, frame: pd.DataFrame, feature_columns: list[str], ou
     shift = band_shift(parts.val[TARGET].to_numpy(), raw_val)
     val_pred, test_pred = calibrate(raw_val, shift), calibrate(fitted.model.predict(parts.test), shift)
     metrics, comparison = evaluate(parts.train, parts.val, parts.test, val_pred, test_pred, model_name=family)
-    report(f"{family}: test MAE {metrics['test_mae']:.3f} vs best baseline {metrics['best_baseline_test_mae']:.3f} "
-           f"(skill {metrics['test_mae_skill']:.3f}) in {train_seconds:.1f}s")
+    report(
+        f"{family}: test MAE {metrics['test_mae']:.3f} vs best baseline {metrics['best_baseline_test_mae']:.3f} "
+        f"(skill {metrics['test_mae_skill']:.3f}) in {train_seconds:.1f}s"
+    )
     metadata = {
         "family": family,
         "feature_columns": list(feature_columns),
@@ -95,8 +105,9 @@ def train_model(family: str, frame: pd.DataFrame, feature_columns: list[str], ou
         "code_version": code_version(),
     }
     bundle_dir = save_bundle(fitted.model, metadata, out_dir / "bundle")
-    plot_png = plots.training_plot(parts.test, test_pred, fitted.learning_curve, f"{family} DART forecast",
-                                   out_dir / f"{family}_test_forecast.png")
+    plot_png = plots.training_plot(
+        parts.test, test_pred, fitted.learning_curve, f"{family} DART forecast", out_dir / f"{family}_test_forecast.png"
+    )
     importance = fitted.feature_importance
     return TrainingResult(
         family=family,

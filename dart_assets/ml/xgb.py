@@ -59,16 +59,21 @@ class XgbModel:
         return cls(transform, {name: xgb.Booster(model_file=directory / f) for name, f in MODEL_FILES.items()})
 
 
-def fit(split: Split, transform: FeatureTransform, params: dict, seed: int, n_threads: int,
-        progress: Callable[[str], None]) -> FamilyFit:
+def fit(
+    split: Split, transform: FeatureTransform, params: dict, seed: int, n_threads: int, progress: Callable[[str], None]
+) -> FamilyFit:
     train, val = _matrix(transform, split.train, labelled=True), _matrix(transform, split.val, labelled=True)
-    tree_params = {k: params[k] for k in ("learning_rate", "max_depth", "min_child_weight", "colsample_bytree",
-                                          "reg_lambda")}
+    tree_params = {
+        k: params[k] for k in ("learning_rate", "max_depth", "min_child_weight", "colsample_bytree", "reg_lambda")
+    }
     common = {**tree_params, "tree_method": "hist", "seed": seed, "nthread": n_threads, "verbosity": 0}
     objectives = {
         "p50": {"objective": params["objective"], "eval_metric": "mae"},
-        "quantiles": {"objective": "reg:quantileerror", "quantile_alpha": np.array(QUANTILE_ALPHA),
-                      "eval_metric": "quantile"},
+        "quantiles": {
+            "objective": "reg:quantileerror",
+            "quantile_alpha": np.array(QUANTILE_ALPHA),
+            "eval_metric": "quantile",
+        },
     }
     boosters, curves = {}, {}
     for name, objective in objectives.items():

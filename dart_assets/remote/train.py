@@ -46,8 +46,17 @@ def _copy_tree(src: Path, dst: UPath) -> None:
             target.write_bytes(path.read_bytes())
 
 
-def run_training(family: str, features_uri: str, output_uri: str, params: dict[str, Any], seed: int,
-                 n_threads: int, tags: dict[str, str], progress, experiment: str | None = None) -> dict[str, Any]:
+def run_training(
+    family: str,
+    features_uri: str,
+    output_uri: str,
+    params: dict[str, Any],
+    seed: int,
+    n_threads: int,
+    tags: dict[str, str],
+    progress,
+    experiment: str | None = None,
+) -> dict[str, Any]:
     """Train, log to MLflow (the process's tracking URI, `experiment` or $MLFLOW_EXPERIMENT_NAME), copy the bundle
     to `output_uri`; return a summary."""
     from dart_assets.ml import tracking
@@ -59,8 +68,16 @@ def run_training(family: str, features_uri: str, output_uri: str, params: dict[s
     progress(f"{family}: {len(frame)} rows with a known DART from {features_uri}")
     work = Path(tempfile.mkdtemp(prefix=f"dart_{family}_"))
     try:
-        result = train_model(family, frame, feature_columns(frame), work, params=params, seed=seed,
-                             n_threads=n_threads, progress=progress)
+        result = train_model(
+            family,
+            frame,
+            feature_columns(frame),
+            work,
+            params=params,
+            seed=seed,
+            n_threads=n_threads,
+            progress=progress,
+        )
         # A model whose test predictions never move is broken however good its MAE; the candidate check reads this.
         result.metrics["test_prediction_std"] = float(result.test_predictions["p50"].std())
         experiment = experiment or os.environ.get(EXPERIMENT_ENV, DEFAULT_EXPERIMENT)
@@ -81,7 +98,9 @@ def run_training(family: str, features_uri: str, output_uri: str, params: dict[s
             "split_boundaries": result.split_boundaries,
             "best_iteration": int(result.best_iteration),
             "train_seconds": round(result.train_seconds, 2),
-            "feature_importance_md": None if importance is None else importance.to_markdown(index=False, floatfmt=".1f"),
+            "feature_importance_md": None
+            if importance is None
+            else importance.to_markdown(index=False, floatfmt=".1f"),
             "plot_png_base64": base64.b64encode(result.plot_png.read_bytes()).decode(),
         }
     finally:
@@ -92,7 +111,10 @@ def pipes_metadata(summary: dict[str, Any], run_url: str | None) -> dict[str, An
     """The summary as Dagster metadata (Pipes wire format): tables and the plot render in the asset's page."""
     m = summary["metrics"]
     meta: dict[str, Any] = {
-        "metrics": {"type": "md", "raw_value": "Test-set metrics, model vs naive baselines:\n\n" + summary["comparison_md"]},
+        "metrics": {
+            "type": "md",
+            "raw_value": "Test-set metrics, model vs naive baselines:\n\n" + summary["comparison_md"],
+        },
         "val_rmse": {"type": "float", "raw_value": m["val_rmse"]},
         "val_mae": {"type": "float", "raw_value": m["val_mae"]},
         "test_rmse": {"type": "float", "raw_value": m["test_rmse"]},
@@ -163,15 +185,35 @@ def main(argv: list[str] | None = None) -> int:
     from dagster_pipes import DAGSTER_PIPES_CONTEXT_ENV_VAR
 
     if DAGSTER_PIPES_CONTEXT_ENV_VAR not in os.environ:  # plain CLI or `az ml job create` without Dagster
-        summary = run_training(args.family, args.features, args.output, params, args.seed, args.n_threads,
-                               tags={"launcher": "cli"}, progress=lambda msg: print(msg, flush=True))
+        summary = run_training(
+            args.family,
+            args.features,
+            args.output,
+            params,
+            args.seed,
+            args.n_threads,
+            tags={"launcher": "cli"},
+            progress=lambda msg: print(msg, flush=True),
+        )
         summary.pop("plot_png_base64")
         print(json.dumps(summary, indent=2, default=str))
         return 0
     with _open_pipes() as pipes:
-        tags = {"dagster_run_id": pipes.run_id or "", "dagster_asset": pipes.asset_key or "", "launcher": "dagster-pipes"}
-        summary = run_training(args.family, args.features, args.output, params, args.seed, args.n_threads,
-                               tags=tags, progress=pipes.log.info)
+        tags = {
+            "dagster_run_id": pipes.run_id or "",
+            "dagster_asset": pipes.asset_key or "",
+            "launcher": "dagster-pipes",
+        }
+        summary = run_training(
+            args.family,
+            args.features,
+            args.output,
+            params,
+            args.seed,
+            args.n_threads,
+            tags=tags,
+            progress=pipes.log.info,
+        )
         pipes.report_asset_materialization(metadata=pipes_metadata(summary, _run_url(summary["mlflow_run_id"])))
     return 0
 

@@ -50,11 +50,15 @@ class AzureMLConfig(dg.Config):
     gpu_cluster: str = "gpu-cluster"
     cpu_environment: str = "azureml:dart-assets-cpu@latest"
     gpu_environment: str = "azureml:dart-assets-gpu@latest"
-    pipes_account_url: str = Field(description="Blob endpoint for the Pipes context and messages, "
-                                   "e.g. https://<account>.blob.core.windows.net")
+    pipes_account_url: str = Field(
+        description="Blob endpoint for the Pipes context and messages, e.g. https://<account>.blob.core.windows.net"
+    )
     pipes_container: str = Field(description="Container for the Pipes blobs; Dagster and the job both write there.")
-    identity_client_id: str | None = Field(None, description="Client id of the clusters' user-assigned identity: "
-                                           "AZURE_CLIENT_ID inside the job, so DefaultAzureCredential picks it.")
+    identity_client_id: str | None = Field(
+        None,
+        description="Client id of the clusters' user-assigned identity: "
+        "AZURE_CLIENT_ID inside the job, so DefaultAzureCredential picks it.",
+    )
     n_threads: int = Field(4, description="Trainer threads: a job has its cluster node to itself.")
     poll_interval_seconds: float = 10.0
 
@@ -64,16 +68,20 @@ class AzureMLConfig(dg.Config):
         values = {field: os.environ[var] for field, var in ENV_VARS.items() if os.environ.get(var)}
         missing = [ENV_VARS[f] for f in ("subscription_id", "resource_group", "workspace") if f not in values]
         if missing:
-            raise dg.Failure(f"DART_EXECUTION=azureml needs {', '.join(missing)} (see infra/README.md)",
-                             allow_retries=False)
+            raise dg.Failure(
+                f"DART_EXECUTION=azureml needs {', '.join(missing)} (see infra/README.md)", allow_retries=False
+            )
         match = _ABFSS.match(storage)
         if match:
             values.setdefault("pipes_account_url", f"https://{match['account']}.blob.core.windows.net")
             values.setdefault("pipes_container", match["container"])
         elif not {"pipes_account_url", "pipes_container"} <= values.keys():
-            raise dg.Failure(f"DART_EXECUTION=azureml needs DART_STORAGE=abfss://<container>@<account>.dfs.core."
-                             f"windows.net/... (got {storage!r}), or DART_PIPES_BLOB_ACCOUNT_URL and "
-                             "DART_PIPES_CONTAINER", allow_retries=False)
+            raise dg.Failure(
+                f"DART_EXECUTION=azureml needs DART_STORAGE=abfss://<container>@<account>.dfs.core."
+                f"windows.net/... (got {storage!r}), or DART_PIPES_BLOB_ACCOUNT_URL and "
+                "DART_PIPES_CONTAINER",
+                allow_retries=False,
+            )
         return cls(**values)
 
     def cluster(self, compute: str) -> str:
@@ -83,8 +91,17 @@ class AzureMLConfig(dg.Config):
         return {"cpu": self.cpu_environment, "gpu": self.gpu_environment}[compute]
 
 
-def build_command_job(config: AzureMLConfig, *, compute: str, argv: list[str], env: dict[str, str], name: str,
-                      display_name: str, experiment_name: str, tags: dict[str, str]):
+def build_command_job(
+    config: AzureMLConfig,
+    *,
+    compute: str,
+    argv: list[str],
+    env: dict[str, str],
+    name: str,
+    display_name: str,
+    experiment_name: str,
+    tags: dict[str, str],
+):
     """The Azure ML command job for one training step (PipesAzureMLClient adds the Pipes bootstrap env vars)."""
     from azure.ai.ml import command
     from azure.ai.ml.entities import ManagedIdentityConfiguration
@@ -142,8 +159,9 @@ def run_job(context: dg.AssetExecutionContext, config: AzureMLConfig, job) -> dg
         client=ml_client,
         context_injector=PipesAzureBlobStorageContextInjector(container=config.pipes_container, client=blobs),
         # A fresh reader per launch: it counts the message chunks it has read.
-        message_reader=PipesAzureBlobStorageMessageReader(container=config.pipes_container, client=blobs,
-                                                          interval=config.poll_interval_seconds),
+        message_reader=PipesAzureBlobStorageMessageReader(
+            container=config.pipes_container, client=blobs, interval=config.poll_interval_seconds
+        ),
         poll_interval_seconds=config.poll_interval_seconds,
         forward_termination=True,
     )
@@ -154,8 +172,9 @@ def run_job(context: dg.AssetExecutionContext, config: AzureMLConfig, job) -> dg
         if is_transient(exc):
             raise
         _fail_unless_completed(ml_client, job.name, exc)
-        raise dg.Failure(f"Azure ML job {job.name} completed, but Dagster lost track of it: {exc}",
-                         allow_retries=False) from exc
+        raise dg.Failure(
+            f"Azure ML job {job.name} completed, but Dagster lost track of it: {exc}", allow_retries=False
+        ) from exc
     finished = _fail_unless_completed(ml_client, job.name)  # after a forwarded cancel, run() returns normally
     result = invocation.get_materialize_result()
     return dg.MaterializeResult(
@@ -174,13 +193,17 @@ def _fail_unless_completed(ml_client, name: str, cause: BaseException | None = N
     except Exception as lookup_error:
         if cause is None:
             raise
-        raise dg.Failure(f"Azure ML job {name} could not be submitted or tracked: {cause}",
-                         allow_retries=False) from lookup_error
+        raise dg.Failure(
+            f"Azure ML job {name} could not be submitted or tracked: {cause}", allow_retries=False
+        ) from lookup_error
     if job.status == "Completed":
         return job
     raise dg.Failure(
         description=f"Azure ML job {name} ended {job.status}; logs: {job.studio_url}",
-        metadata={"azureml_job_name": name, "azureml_status": job.status,
-                  "azureml_job": dg.MetadataValue.url(job.studio_url or "")},
+        metadata={
+            "azureml_job_name": name,
+            "azureml_status": job.status,
+            "azureml_job": dg.MetadataValue.url(job.studio_url or ""),
+        },
         allow_retries=False,
     ) from cause

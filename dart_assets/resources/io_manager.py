@@ -78,11 +78,17 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             return
         if isinstance(obj, dict):
             if context.has_asset_partitions:  # partitions are read back as tables only
-                raise TypeError(f"{context.asset_key.to_user_string()}: a partitioned asset must return a DataFrame, not a dict")
-            write_atomically(self._file(context.asset_key, None, ".json"), json.dumps(obj, indent=2, default=str).encode())
+                raise TypeError(
+                    f"{context.asset_key.to_user_string()}: a partitioned asset must return a DataFrame, not a dict"
+                )
+            write_atomically(
+                self._file(context.asset_key, None, ".json"), json.dumps(obj, indent=2, default=str).encode()
+            )
             return
         if not isinstance(obj, pd.DataFrame):
-            raise TypeError(f"{context.asset_key.to_user_string()}: ParquetIOManager stores DataFrames and dicts, got {type(obj).__name__}")
+            raise TypeError(
+                f"{context.asset_key.to_user_string()}: ParquetIOManager stores DataFrames and dicts, got {type(obj).__name__}"
+            )
         if context.has_asset_partitions:
             for key, part in self._split(context, obj).items():
                 write_atomically(self._file(context.asset_key, key, ".parquet"), part.to_parquet(index=False))
@@ -96,7 +102,9 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         if len(keys) == 1:
             return {keys[0]: frame}
         if PARTITION_COLUMN not in frame:
-            raise ValueError(f"{context.asset_key.to_user_string()}: a multi-partition output needs a {PARTITION_COLUMN} column")
+            raise ValueError(
+                f"{context.asset_key.to_user_string()}: a multi-partition output needs a {PARTITION_COLUMN} column"
+            )
         days = frame[PARTITION_COLUMN].dt.strftime("%Y-%m-%d")
         parts = {key: part.reset_index(drop=True) for key, part in frame.groupby(days)}
         missing = [k for k in keys if k not in parts]
@@ -120,7 +128,11 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 return pd.read_parquet(handle)
         wanted = list(context.asset_partition_keys)
         folder = self._dir(key)
-        present = {p.name[: -len(".parquet")] for p in folder.iterdir() if p.name.endswith(".parquet")} if folder.exists() else set()
+        present = (
+            {p.name[: -len(".parquet")] for p in folder.iterdir() if p.name.endswith(".parquet")}
+            if folder.exists()
+            else set()
+        )
         found = [k for k in wanted if k in present]
         if not found:
             span = f"{wanted[0]}...{wanted[-1]}" if wanted else "(none)"
@@ -129,7 +141,9 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 f"dagster asset materialize -m dart_assets.definitions --select {key.to_user_string()} --partition-range {span}"
             )
         if len(found) < len(wanted):
-            context.log.info(f"{key.to_user_string()}: loading {len(found)} of {len(wanted)} partitions (the rest are not materialized)")
+            context.log.info(
+                f"{key.to_user_string()}: loading {len(found)} of {len(wanted)} partitions (the rest are not materialized)"
+            )
         frames = []
         for k in found:
             with (folder / f"{k}.parquet").open("rb") as handle:

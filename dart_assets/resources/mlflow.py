@@ -18,7 +18,7 @@ from filelock import FileLock
 def _sqlite_file(uri: str) -> Path | None:
     if not uri.startswith("sqlite:///"):
         return None
-    return Path(uri[len("sqlite:///"):])
+    return Path(uri[len("sqlite:///") :])
 
 
 class MlflowResource(dg.ConfigurableResource):

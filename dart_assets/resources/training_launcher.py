@@ -22,7 +22,9 @@ COMPUTE_TAG = "dart/compute"
 COMPUTES = ("cpu", "gpu")
 # For the training assets: retries what may pass (network, throttling, 5xx from Azure at submission). A trainer or
 # job that failed, or a bad configuration, raises `Failure(allow_retries=False)` and is not retried.
-TRAINING_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+TRAINING_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
 
 
 class TrainingLauncher(dg.ConfigurableResource):
@@ -41,20 +43,30 @@ class TrainingLauncher(dg.ConfigurableResource):
 
     def command(self, family: str, params: dict, seed: int, run_id: str, n_threads: int) -> list[str]:
         return [
-            "-m", "dart_assets.remote.train",
-            "--family", family,
-            "--features", self.features_uri(),
-            "--output", self.output_uri(family, run_id),
-            "--params", json.dumps(params, sort_keys=True),
-            "--seed", str(seed),
-            "--n-threads", str(n_threads),
+            "-m",
+            "dart_assets.remote.train",
+            "--family",
+            family,
+            "--features",
+            self.features_uri(),
+            "--output",
+            self.output_uri(family, run_id),
+            "--params",
+            json.dumps(params, sort_keys=True),
+            "--seed",
+            str(seed),
+            "--n-threads",
+            str(n_threads),
         ]
 
-    def launch(self, context: dg.AssetExecutionContext, family: str, params: dict, seed: int,
-               mlflow: MlflowResource) -> dg.MaterializeResult:
+    def launch(
+        self, context: dg.AssetExecutionContext, family: str, params: dict, seed: int, mlflow: MlflowResource
+    ) -> dg.MaterializeResult:
         if self.mode not in EXECUTION_MODES:
-            raise dg.Failure(f"execution mode {self.mode!r} is not valid; use one of: {', '.join(EXECUTION_MODES)}",
-                             allow_retries=False)
+            raise dg.Failure(
+                f"execution mode {self.mode!r} is not valid; use one of: {', '.join(EXECUTION_MODES)}",
+                allow_retries=False,
+            )
         if self.mode == "local":
             return self._launch_local(context, family, params, seed, mlflow)
         return self._launch_azureml(context, family, params, seed, mlflow)
@@ -63,11 +75,23 @@ class TrainingLauncher(dg.ConfigurableResource):
         from dart_assets.remote.train import pipes_metadata, run_training
 
         mlflow.activate()  # create/migrate the tracking store once, before parallel trainers touch it
-        tags = {"dagster_run_id": context.run.run_id, "dagster_asset": context.asset_key.to_user_string(),
-                "launcher": "local"}
+        tags = {
+            "dagster_run_id": context.run.run_id,
+            "dagster_asset": context.asset_key.to_user_string(),
+            "launcher": "local",
+        }
         try:
-            summary = run_training(family, self.features_uri(), self.output_uri(family, context.run.run_id), params,
-                                   seed, self.n_threads, tags, context.log.info, experiment=mlflow.experiment_name)
+            summary = run_training(
+                family,
+                self.features_uri(),
+                self.output_uri(family, context.run.run_id),
+                params,
+                seed,
+                self.n_threads,
+                tags,
+                context.log.info,
+                experiment=mlflow.experiment_name,
+            )
         except Exception as exc:  # the same code and data would fail again: no retry
             raise dg.Failure(f"{family} training failed: {type(exc).__name__}: {exc}", allow_retries=False) from exc
         wire = pipes_metadata(summary, mlflow.run_url(summary["mlflow_run_id"]))
@@ -75,15 +99,20 @@ class TrainingLauncher(dg.ConfigurableResource):
 
     def _launch_azureml(self, context, family, params, seed, mlflow) -> dg.MaterializeResult:
         if not self.storage.startswith("abfss://"):
-            raise dg.Failure(f"storage {self.storage!r} is not reachable from an Azure ML job; "
-                             "set DART_STORAGE=abfss://<container>@<account>.dfs.core.windows.net/", allow_retries=False)
+            raise dg.Failure(
+                f"storage {self.storage!r} is not reachable from an Azure ML job; "
+                "set DART_STORAGE=abfss://<container>@<account>.dfs.core.windows.net/",
+                allow_retries=False,
+            )
         config = self.azureml or AzureMLConfig.from_env(self.storage)
         env = {"MLFLOW_TRACKING_URI": mlflow.tracking_uri, "MLFLOW_EXPERIMENT_NAME": mlflow.experiment_name}
         if mlflow.ui_url:
             env["MLFLOW_UI_URL"] = mlflow.ui_url
         if "://" not in mlflow.tracking_uri or mlflow.tracking_uri.startswith(("sqlite:", "file:")):
-            context.log.warning(f"MLflow tracking URI {mlflow.tracking_uri} is local to this machine: the Azure ML "
-                                "job cannot log there; set MLFLOW_TRACKING_URI to the workspace's (infra/README.md)")
+            context.log.warning(
+                f"MLflow tracking URI {mlflow.tracking_uri} is local to this machine: the Azure ML "
+                "job cannot log there; set MLFLOW_TRACKING_URI to the workspace's (infra/README.md)"
+            )
         job = build_command_job(
             config,
             compute=compute_of(context),
@@ -92,16 +121,25 @@ class TrainingLauncher(dg.ConfigurableResource):
             name=job_name(family, context.run.run_id),
             display_name=f"train-{family}",
             experiment_name=mlflow.experiment_name,
-            tags={"dagster_run_id": context.run.run_id, "dagster_asset": context.asset_key.to_user_string(),
-                  "model_family": family},
+            tags={
+                "dagster_run_id": context.run.run_id,
+                "dagster_asset": context.asset_key.to_user_string(),
+                "model_family": family,
+            },
         )
         return run_job(context, config, job)
 
 
 def _metadata_value(entry: dict[str, Any]) -> dg.MetadataValue:
     """One metadata entry from the Pipes wire format ({"type", "raw_value"}) the remote entry point reports."""
-    build = {"md": dg.MetadataValue.md, "float": dg.MetadataValue.float, "int": dg.MetadataValue.int,
-             "text": dg.MetadataValue.text, "json": dg.MetadataValue.json, "url": dg.MetadataValue.url}
+    build = {
+        "md": dg.MetadataValue.md,
+        "float": dg.MetadataValue.float,
+        "int": dg.MetadataValue.int,
+        "text": dg.MetadataValue.text,
+        "json": dg.MetadataValue.json,
+        "url": dg.MetadataValue.url,
+    }
     return build[entry["type"]](entry["raw_value"])
 
 
@@ -109,8 +147,11 @@ def compute_of(context: dg.AssetExecutionContext) -> str:
     """The step's `dart/compute` op tag: it, not the model family, decides the cluster."""
     compute = context.op_def.tags.get(COMPUTE_TAG)
     if compute not in COMPUTES:
-        raise dg.Failure(f"{context.asset_key.to_user_string()}: op tag {COMPUTE_TAG}={compute!r} must be one of "
-                         f"{', '.join(COMPUTES)} to run on Azure ML", allow_retries=False)
+        raise dg.Failure(
+            f"{context.asset_key.to_user_string()}: op tag {COMPUTE_TAG}={compute!r} must be one of "
+            f"{', '.join(COMPUTES)} to run on Azure ML",
+            allow_retries=False,
+        )
     return compute
 
 

@@ -11,8 +11,8 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (backend must be chosen first)
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
 
 def _daily_max(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -26,14 +26,28 @@ def overload_chart(history: pd.DataFrame, forecast: pd.DataFrame, summary: dict,
     fig, ax = plt.subplots(figsize=(11, 4.5))
     try:
         ax.plot(past.index, past["kw"], color="0.35", linewidth=0.8, label="history (daily peak)")
-        ax.fill_between(future.index, future["kw_low"], future["kw_high"], color="tab:blue", alpha=0.2, label="P05-P95 band")
+        ax.fill_between(
+            future.index, future["kw_low"], future["kw_high"], color="tab:blue", alpha=0.2, label="P05-P95 band"
+        )
         ax.plot(future.index, future["kw"], color="tab:blue", linewidth=0.8, label="forecast (daily peak)")
-        ax.axhline(summary["limit_kw"], color="tab:red", linestyle="--", linewidth=1.2, label=f"limit {summary['limit_kw']:g} kW")
+        ax.axhline(
+            summary["limit_kw"],
+            color="tab:red",
+            linestyle="--",
+            linewidth=1.2,
+            label=f"limit {summary['limit_kw']:g} kW",
+        )
         if summary["first_overload"]:
             first = pd.Timestamp(summary["first_overload"])
             ax.axvline(first, color="tab:red", linewidth=0.8, alpha=0.6)
-            ax.annotate(f"first overload {first:%Y-%m-%d}", (first, summary["limit_kw"]), xytext=(-8, 12),
-                        textcoords="offset points", ha="right", color="tab:red")
+            ax.annotate(
+                f"first overload {first:%Y-%m-%d}",
+                (first, summary["limit_kw"]),
+                xytext=(-8, 12),
+                textcoords="offset points",
+                ha="right",
+                color="tab:red",
+            )
         ax.set_ylabel("kW")
         ax.set_title(f"Transformer peak load: {summary['overload_hours']} overload hours forecast")
         ax.legend(loc="upper left", fontsize="small")

@@ -48,9 +48,7 @@ def chronological_split(history: pd.DataFrame) -> Split:
     n = len(history)
     n_train = int(n * SPLIT_FRACTIONS[0])
     n_val = int(n * SPLIT_FRACTIONS[1])
-    return Split(
-        history.iloc[:n_train], history.iloc[n_train : n_train + n_val], history.iloc[n_train + n_val :]
-    )
+    return Split(history.iloc[:n_train], history.iloc[n_train : n_train + n_val], history.iloc[n_train + n_val :])
 
 
 def design_matrix(timestamps: pd.Series | pd.DatetimeIndex, spec: dict) -> np.ndarray:
@@ -99,7 +97,11 @@ def fit(history: pd.DataFrame, seed: int | None = None) -> dict:
     for degree in TREND_DEGREES:
         spec = feature_spec(origin, degree)
         coefficients = _least_squares(split.train, spec)
-        candidates[degree] = (spec, coefficients, _errors(split.val["kw"], _predict_with(coefficients, spec, split.val["timestamp"])))
+        candidates[degree] = (
+            spec,
+            coefficients,
+            _errors(split.val["kw"], _predict_with(coefficients, spec, split.val["timestamp"])),
+        )
     linear_rmse, quadratic_rmse = candidates[1][2]["rmse"], candidates[2][2]["rmse"]
     degree = 2 if quadratic_rmse < linear_rmse * (1 - QUADRATIC_MIN_GAIN) else 1
     spec, train_coefficients, val_errors = candidates[degree]
@@ -119,7 +121,12 @@ def fit(history: pd.DataFrame, seed: int | None = None) -> dict:
         "feature_spec": spec,
         "coefficients": _least_squares(history, spec),
         "band": {"quantiles": list(BAND_QUANTILES), "residual_offsets_kw": [float(low), float(high)]},
-        "data_window": {"all": window(history), "train": window(split.train), "val": window(split.val), "test": window(split.test)},
+        "data_window": {
+            "all": window(history),
+            "train": window(split.train),
+            "val": window(split.val),
+            "test": window(split.test),
+        },
         "metrics": {
             "val_rmse": val_errors["rmse"],
             "val_mae": val_errors["mae"],
@@ -135,6 +142,4 @@ def predict(model: dict, timestamps) -> pd.DataFrame:
     """Point forecast and band (`kw`, `kw_low`, `kw_high`) at the given hours, from the JSON-able model dict."""
     kw = _predict_with(model["coefficients"], model["feature_spec"], timestamps)
     low, high = model["band"]["residual_offsets_kw"]
-    return pd.DataFrame(
-        {"timestamp": pd.DatetimeIndex(timestamps), "kw": kw, "kw_low": kw + low, "kw_high": kw + high}
-    )
+    return pd.DataFrame({"timestamp": pd.DatetimeIndex(timestamps), "kw": kw, "kw_low": kw + low, "kw_high": kw + high})

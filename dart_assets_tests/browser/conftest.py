@@ -97,7 +97,9 @@ def _wait_until_ready(ui: DagsterUI) -> None:
     last = "no answer yet"
     while time.monotonic() < deadline:
         if ui.process.poll() is not None:
-            pytest.fail(f"dagster-webserver exited with {ui.process.returncode} before it was ready:\n{_log_tail(ui.log)}")
+            pytest.fail(
+                f"dagster-webserver exited with {ui.process.returncode} before it was ready:\n{_log_tail(ui.log)}"
+            )
         try:
             _get_json(f"{ui.url}/server_info")
             # Read-only status query: is the code location loaded? (Runs are launched by clicking, never here.)
@@ -123,7 +125,7 @@ def _processes_of(pgid: int, marker: str) -> list[str]:
             continue
         try:
             stat = (entry / "stat").read_text()
-            state, _ppid, pgrp = stat[stat.rindex(")") + 2:].split()[:3]
+            state, _ppid, pgrp = stat[stat.rindex(")") + 2 :].split()[:3]
             if state == "Z":
                 continue
             ours = int(pgrp) == pgid or marker.encode() in (entry / "environ").read_bytes().split(b"\0")
@@ -183,7 +185,11 @@ def dagster_ui(tmp_path_factory) -> DagsterUI:
     with log.open("wb") as out:
         process = subprocess.Popen(
             [webserver, "-h", "127.0.0.1", "-p", str(port), "-m", "dart_assets.definitions"],
-            cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,  # own session and process group: teardown kills the group
         )
     ui = DagsterUI(url=f"http://127.0.0.1:{port}", home=home, storage=storage, log=log, process=process)
@@ -203,8 +209,10 @@ def browser():
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' installs playwright")
     executable = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
     if not executable:
-        pytest.fail(f"{CHROMIUM} is missing: apt-get update && apt-get install -y chromium chromium-driver "
-                    "(.ci/run does it); never `playwright install`")
+        pytest.fail(
+            f"{CHROMIUM} is missing: apt-get update && apt-get install -y chromium chromium-driver "
+            "(.ci/run does it); never `playwright install`"
+        )
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         try:
@@ -230,7 +238,7 @@ def page(request, browser, dagster_ui):
             try:
                 page.screenshot(path=str(ARTIFACTS / f"FAILED-{name}.png"), full_page=True)
                 print(f"failure screenshot: {ARTIFACTS / f'FAILED-{name}.png'} (url {page.url})")
-            except Exception as exc:  # noqa: BLE001 - the test's own failure matters more
+            except Exception as exc:
                 print(f"could not take the failure screenshot: {exc!r}")
         context.close()
 

@@ -31,8 +31,13 @@ RUN_TIMEOUT_S = 120
 def _inside_viewport(page, locator) -> bool:
     box = locator.bounding_box()
     size = page.viewport_size
-    return bool(box) and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= size["width"] \
+    return (
+        bool(box)
+        and box["x"] >= 0
+        and box["y"] >= 0
+        and box["x"] + box["width"] <= size["width"]
         and box["y"] + box["height"] <= size["height"]
+    )
 
 
 def test_asset_graph_shows_every_asset_of_the_four_groups(page, shot):
@@ -53,7 +58,7 @@ def test_asset_graph_shows_every_asset_of_the_four_groups(page, shot):
         node = nodes.get_by_text(name, exact=True).first
         try:
             node.wait_for(state="visible", timeout=30_000)
-        except Exception:  # noqa: BLE001 - collect all missing names, fail once with the screenshot
+        except Exception:
             missing.append(name)
             continue
         if not _inside_viewport(page, node):
@@ -77,7 +82,8 @@ def test_catalog_lists_every_asset_in_its_group(page, shot):
             asset_link = page.locator(f'a[href="/assets/{name}"]')
             # The group link on the asset's row points at that asset inside the group: /asset-groups~group:"g"/name
             group_link = page.get_by_role("link", name=re.compile(rf"\b{group}$")).and_(
-                page.locator(f'a[href$="/{name}"]'))
+                page.locator(f'a[href$="/{name}"]')
+            )
             if not asset_link.first.is_visible():
                 wrong.append(f"{name} not listed")
             elif group_link.count() != 1 or not group_link.is_visible():
@@ -113,14 +119,14 @@ def test_materialize_from_the_ui_runs_to_success(page, shot, dagster_ui):
     toast = page.get_by_text(re.compile(r"Launched run [0-9a-f]{8}")).first
     try:
         toast.wait_for(timeout=30_000)
-    except Exception:  # noqa: BLE001
+    except Exception:
         path = shot(page, "04-materialize-no-launch")
         pytest.fail(f"no 'Launched run' notification after clicking Materialize; screenshot {path}")
     run_prefix = re.search(r"Launched run ([0-9a-f]{8})", toast.inner_text()).group(1)
     view = page.get_by_role("region", name=re.compile("Notifications")).get_by_role("link", name="View")
     try:
         view.first.click(timeout=5_000)  # the notification closes itself after a few seconds
-    except Exception:  # noqa: BLE001 - fall back to the Runs list, still by clicking
+    except Exception:
         page.get_by_role("link", name=re.compile(r"\bRuns$")).first.click()
         page.get_by_role("link", name=re.compile(run_prefix)).first.click()
     page.wait_for_url(re.compile(rf"/runs/{run_prefix}[0-9a-f-]{{28}}"), timeout=30_000)
@@ -154,7 +160,8 @@ def test_materialize_from_the_ui_runs_to_success(page, shot, dagster_ui):
     latest = page.locator(f'a[href^="/runs/{run_prefix}"]').first
     latest.wait_for(timeout=30_000)
     path = shot(page, "05-asset-materialized")
-    assert not page.get_by_text("Never materialized").first.is_visible(), \
+    assert not page.get_by_text("Never materialized").first.is_visible(), (
         f"asset page still says 'Never materialized' after run {run_url}; screenshot {path}"
+    )
     stored = dagster_ui.storage / "transformer_load_history.parquet"
     assert stored.is_file(), f"run {run_url} succeeded but {stored} is missing; screenshot {path}"

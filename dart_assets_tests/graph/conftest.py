@@ -50,8 +50,9 @@ def resources_for(storage: Path, tracking_uri: str, gate: PromotionGate | None =
 
 def materialize(selection, resources: dict, instance: dg.DagsterInstance, **kwargs) -> dg.ExecuteInProcessResult:
     """Run `selection` out of the whole graph; unselected upstream assets are read from storage."""
-    return dg.materialize([*ALL_ASSETS, *ALL_CHECKS], selection=selection, resources=resources, instance=instance,
-                          **kwargs)
+    return dg.materialize(
+        [*ALL_ASSETS, *ALL_CHECKS], selection=selection, resources=resources, instance=instance, **kwargs
+    )
 
 
 def metadata_of(result: dg.ExecuteInProcessResult, key: str) -> dict:
@@ -68,8 +69,9 @@ class TrainedGraph:
     training: dg.ExecuteInProcessResult
     promotion: dg.ExecuteInProcessResult
 
-    def resources(self, gate: PromotionGate | None = None, tracking_uri: str | None = None,
-                  storage: Path | None = None) -> dict:
+    def resources(
+        self, gate: PromotionGate | None = None, tracking_uri: str | None = None, storage: Path | None = None
+    ) -> dict:
         return resources_for(storage or self.storage, tracking_uri or self.tracking_uri, gate)
 
     def client(self) -> MlflowClient:
@@ -112,12 +114,16 @@ def trained_graph(tmp_path_factory, fresh_tracking_uri) -> TrainedGraph:
     resources = resources_for(storage, tracking_uri)
 
     market = dg.materialize(
-        [market_data], resources=resources, instance=instance,
+        [market_data],
+        resources=resources,
+        instance=instance,
         tags={"dagster/asset_partition_range_start": MARKET_START, "dagster/asset_partition_range_end": MARKET_END},
     )
     assert market.success
     training = materialize(
-        dg.AssetSelection.assets("hourly_features", *MODEL_ASSETS), resources, instance,
+        dg.AssetSelection.assets("hourly_features", *MODEL_ASSETS),
+        resources,
+        instance,
         run_config={"ops": {key: {"config": config} for key, config in TRAIN_CONFIG.items()}},
     )
     assert training.success

@@ -24,8 +24,9 @@ def read(storage, asset: str, day: str) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def backfill(trained_graph) -> dict[str, dg.ExecuteInProcessResult]:
     """dart_forecast for two delivery days, one run per partition as a backfill launches them."""
-    results = {day: trained_graph.materialize(dg.AssetSelection.assets("dart_forecast"), partition_key=day)
-               for day in BACKFILL}
+    results = {
+        day: trained_graph.materialize(dg.AssetSelection.assets("dart_forecast"), partition_key=day) for day in BACKFILL
+    }
     assert all(r.success for r in results.values())
     return results
 
@@ -61,20 +62,34 @@ def test_forecast_equals_the_core_function_on_the_decision_time_window(trained_g
     from dart_assets.resources.market_source import MarketDataSource
 
     day = "2025-03-10"
-    stored = {name: pd.concat([read(trained_graph.storage, name, d.date().isoformat())
-                               for d in pd.date_range("2025-02-28", "2025-03-10")], ignore_index=True)
-              for name in ("dam_prices", "rtm_prices", "system_conditions")}
+    stored = {
+        name: pd.concat(
+            [
+                read(trained_graph.storage, name, d.date().isoformat())
+                for d in pd.date_range("2025-02-28", "2025-03-10")
+            ],
+            ignore_index=True,
+        )
+        for name in ("dam_prices", "rtm_prices", "system_conditions")
+    }
     model = tracking.load_bundle_from_run(champion.run_id)
-    expected = forecasting.forecast_day(model, *stored.values(),
-                                        MarketDataSource(settlement_points=POINTS).driver_forecasts(pd.Timestamp(day).date()),
-                                        POINTS, day)
+    expected = forecasting.forecast_day(
+        model,
+        *stored.values(),
+        MarketDataSource(settlement_points=POINTS).driver_forecasts(pd.Timestamp(day).date()),
+        POINTS,
+        day,
+    )
     got = read(trained_graph.storage, "dart_forecast", day)
     pd.testing.assert_frame_equal(got[expected.columns], expected, check_dtype=False)
 
 
 def test_inputs_stop_at_the_decision_time():
-    mappings = {key.to_user_string(): dart_forecast.get_partition_mapping(key) for key in dart_forecast.dependency_keys
-                if key.to_user_string() != "promoted_model"}
+    mappings = {
+        key.to_user_string(): dart_forecast.get_partition_mapping(key)
+        for key in dart_forecast.dependency_keys
+        if key.to_user_string() != "promoted_model"
+    }
     windows = {k: (m.start_offset, m.end_offset) for k, m in mappings.items()}
     assert windows == {"dam_prices": (-10, -1), "rtm_prices": (-10, -2), "system_conditions": (-10, -1)}
 
@@ -85,15 +100,23 @@ def test_rematerializing_a_partition_rewrites_identical_files(trained_graph, bac
     assert again.success
     assert (trained_graph.storage / "dart_forecast" / f"{BACKFILL[0]}.parquet").read_bytes() == before[BACKFILL[0]]
     assert (trained_graph.storage / "dart_forecast" / f"{BACKFILL[1]}.parquet").read_bytes() == before[BACKFILL[1]]
-    assert sorted(p.name for p in (trained_graph.storage / "dart_forecast").iterdir()) == [f"{d}.parquet" for d in BACKFILL]
+    assert sorted(p.name for p in (trained_graph.storage / "dart_forecast").iterdir()) == [
+        f"{d}.parquet" for d in BACKFILL
+    ]
 
 
 def test_no_champion_fails_with_what_to_materialize(trained_graph, fresh_tracking_uri):
-    with pytest.raises(dg.Failure, match=r"no champion in the registry \(dart-spread-forecaster@champion\): materialize "
-                                         r"hourly_features, lgbm_model, xgb_model, deep_model and promoted_model first"):
-        trained_graph.materialize(dg.AssetSelection.assets("dart_forecast"), partition_key="2025-03-10",
-                                  resources=trained_graph.resources(tracking_uri=fresh_tracking_uri()),
-                                  instance=dg.DagsterInstance.ephemeral())
+    with pytest.raises(
+        dg.Failure,
+        match=r"no champion in the registry \(dart-spread-forecaster@champion\): materialize "
+        r"hourly_features, lgbm_model, xgb_model, deep_model and promoted_model first",
+    ):
+        trained_graph.materialize(
+            dg.AssetSelection.assets("dart_forecast"),
+            partition_key="2025-03-10",
+            resources=trained_graph.resources(tracking_uri=fresh_tracking_uri()),
+            instance=dg.DagsterInstance.ephemeral(),
+        )
 
 
 def test_features_mismatch_fails_with_what_to_retrain(trained_graph, backfill, monkeypatch, tmp_path):
@@ -107,10 +130,16 @@ def test_features_mismatch_fails_with_what_to_retrain(trained_graph, backfill, m
         return model
 
     monkeypatch.setattr(tracking, "load_bundle_from_run", trained_on_other_data)
-    with pytest.raises(dg.Failure, match=r"needs features \['ercot_ghost_mw'\] that the current data source does not "
-                                         r"provide; retrain on the current data: materialize hourly_features"):
-        trained_graph.materialize(dg.AssetSelection.assets("dart_forecast"), partition_key="2025-03-10",
-                                  instance=dg.DagsterInstance.ephemeral())
+    with pytest.raises(
+        dg.Failure,
+        match=r"needs features \['ercot_ghost_mw'\] that the current data source does not "
+        r"provide; retrain on the current data: materialize hourly_features",
+    ):
+        trained_graph.materialize(
+            dg.AssetSelection.assets("dart_forecast"),
+            partition_key="2025-03-10",
+            instance=dg.DagsterInstance.ephemeral(),
+        )
 
 
 def test_accuracy_scores_a_settled_day(trained_graph, backfill):
@@ -120,7 +149,9 @@ def test_accuracy_scores_a_settled_day(trained_graph, backfill):
     dam, rtm = read(trained_graph.storage, "dam_prices", day), read(trained_graph.storage, "rtm_prices", day)
     expected = forecasting.score_day(read(trained_graph.storage, "dart_forecast", day), dam, rtm)
     meta = metadata_of(result, "forecast_accuracy")
-    assert meta["mae"] == pytest.approx(expected["mae"]) and meta["zero_spread_mae"] == pytest.approx(expected["zero_mae"])
+    assert meta["mae"] == pytest.approx(expected["mae"]) and meta["zero_spread_mae"] == pytest.approx(
+        expected["zero_mae"]
+    )
     assert meta["band_coverage"] == pytest.approx(expected["band_coverage"])
     stored = read(trained_graph.storage, "forecast_accuracy", day)
     assert len(stored) == 1 and stored["hours"].iloc[0] == 2 * 24
@@ -131,7 +162,9 @@ def test_accuracy_scores_a_settled_day(trained_graph, backfill):
     assert rolling["days"] == 2
     [check] = result.get_asset_check_evaluations()
     assert check.check_name == "no_drift" and check.passed == (rolling["mae"] <= rolling["zero_mae"])
-    assert check.description.startswith(f"rolling 2-day MAE {rolling['mae']:.2f} vs zero-spread {rolling['zero_mae']:.2f}")
+    assert check.description.startswith(
+        f"rolling 2-day MAE {rolling['mae']:.2f} vs zero-spread {rolling['zero_mae']:.2f}"
+    )
 
 
 def _storage_with_forecasts(trained_graph, root, error: float, rtm_days: list[str] | None = None):
@@ -148,7 +181,9 @@ def _storage_with_forecasts(trained_graph, root, error: float, rtm_days: list[st
     for day in BACKFILL:
         table = read(trained_graph.storage, "dart_forecast", day)
         keys = ["timestamp_utc", "settlement_point"]
-        actual = read(trained_graph.storage, "dam_prices", day).merge(read(trained_graph.storage, "rtm_prices", day), on=keys)
+        actual = read(trained_graph.storage, "dam_prices", day).merge(
+            read(trained_graph.storage, "rtm_prices", day), on=keys
+        )
         dart = table[keys].merge(actual, on=keys, how="left").eval("dam_price - rtm_price").to_numpy()
         table["dart_forecast"], table["dart_p10"], table["dart_p90"] = dart + error, dart + error - 1, dart + error + 1
         table.to_parquet(root / "dart_forecast" / f"{day}.parquet", index=False)
@@ -156,11 +191,16 @@ def _storage_with_forecasts(trained_graph, root, error: float, rtm_days: list[st
 
 
 @pytest.mark.parametrize(("error", "drifted"), [(100.0, True), (0.5, False)])
-def test_no_drift_check_fails_for_a_bad_model_and_passes_for_a_good_one(trained_graph, backfill, tmp_path, error, drifted):
+def test_no_drift_check_fails_for_a_bad_model_and_passes_for_a_good_one(
+    trained_graph, backfill, tmp_path, error, drifted
+):
     storage = _storage_with_forecasts(trained_graph, tmp_path, error)
-    result = trained_graph.materialize(dg.AssetSelection.assets("forecast_accuracy"), partition_key="2025-03-10",
-                                       resources=trained_graph.resources(storage=storage),
-                                       instance=dg.DagsterInstance.ephemeral())
+    result = trained_graph.materialize(
+        dg.AssetSelection.assets("forecast_accuracy"),
+        partition_key="2025-03-10",
+        resources=trained_graph.resources(storage=storage),
+        instance=dg.DagsterInstance.ephemeral(),
+    )
     assert result.success  # a WARN check does not fail the run
     meta = metadata_of(result, "forecast_accuracy")
     assert meta["mae"] == pytest.approx(error) and meta["band_coverage"] == (0.0 if drifted else 1.0)
@@ -168,21 +208,32 @@ def test_no_drift_check_fails_for_a_bad_model_and_passes_for_a_good_one(trained_
     assert check.check_name == "no_drift" and check.passed is not drifted
     assert check.severity == dg.AssetCheckSeverity.WARN
     assert check.metadata["mae"].value == pytest.approx(error)
-    assert ("the model has drifted: retrain (weekly_retraining) or roll back the champion" in check.description) is drifted
+    assert (
+        "the model has drifted: retrain (weekly_retraining) or roll back the champion" in check.description
+    ) is drifted
 
 
 def test_missing_actuals_is_a_clear_failure(trained_graph, backfill, tmp_path):
     # The 03-10 forecast exists, but its real-time prices have not been loaded yet.
     days = [d.date().isoformat() for d in pd.date_range("2025-02-25", "2025-03-09")]
     storage = _storage_with_forecasts(trained_graph, tmp_path, 1.0, rtm_days=days)
-    with pytest.raises(dg.Failure, match=r"2025-03-10: no complete actuals to score yet; materialize dam_prices and "
-                                         r"rtm_prices for 2025-03-10 after the day has settled"):
-        trained_graph.materialize(dg.AssetSelection.assets("forecast_accuracy"), partition_key="2025-03-10",
-                                  resources=trained_graph.resources(storage=storage),
-                                  instance=dg.DagsterInstance.ephemeral())
+    with pytest.raises(
+        dg.Failure,
+        match=r"2025-03-10: no complete actuals to score yet; materialize dam_prices and "
+        r"rtm_prices for 2025-03-10 after the day has settled",
+    ):
+        trained_graph.materialize(
+            dg.AssetSelection.assets("forecast_accuracy"),
+            partition_key="2025-03-10",
+            resources=trained_graph.resources(storage=storage),
+            instance=dg.DagsterInstance.ephemeral(),
+        )
 
 
 def test_accuracy_window_covers_the_drift_window():
-    windows = {key.to_user_string(): (m.start_offset, m.end_offset) for key in forecast_accuracy.dependency_keys
-               for m in [forecast_accuracy.get_partition_mapping(key)]}
+    windows = {
+        key.to_user_string(): (m.start_offset, m.end_offset)
+        for key in forecast_accuracy.dependency_keys
+        for m in [forecast_accuracy.get_partition_mapping(key)]
+    }
     assert windows == {"dart_forecast": (-13, 0), "dam_prices": (-13, 0), "rtm_prices": (-13, 0)}

@@ -15,7 +15,9 @@ from dart_assets_tests.market import fixtures as fx
 TABLES = list(MARKET_TABLES)
 
 
-def run_range(storage: Path, source: MarketDataSource, first: str, last: str, instance=None) -> dg.ExecuteInProcessResult:
+def run_range(
+    storage: Path, source: MarketDataSource, first: str, last: str, instance=None
+) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [market_data],
         resources={"io_manager": ParquetIOManager(base_path=str(storage)), "market_source": source},
@@ -62,7 +64,9 @@ def test_a_partition_range_is_one_run_writing_a_file_per_day_with_passing_checks
     assert len(dam) == 48 and (dam.delivery_date == pd.Timestamp("2025-01-02")).all()
     assert sorted(dam.settlement_point.unique()) == ["HB_NORTH", "HB_WEST"]
 
-    materialized = {(m.asset_key.to_user_string(), m.partition) for m in result.asset_materializations_for_node("market_data")}
+    materialized = {
+        (m.asset_key.to_user_string(), m.partition) for m in result.asset_materializations_for_node("market_data")
+    }
     assert materialized == {(name, day) for name in TABLES for day in ("2025-01-01", "2025-01-02", "2025-01-03")}
 
     checks = result.get_asset_check_evaluations()
@@ -106,7 +110,9 @@ def test_table_source_from_a_csv(tmp_path):
     assert system.load_mw.iloc[0] == fx.ercot_load(days[2], 1, False) + 5.0
 
     table = run_features(storage, source).output_for_node("hourly_features")
-    row = table[(table.delivery_date == "2025-01-03") & (table.hour_ending == 7) & (table.settlement_point == "HB_NORTH")].iloc[0]
+    row = table[
+        (table.delivery_date == "2025-01-03") & (table.hour_ending == 7) & (table.settlement_point == "HB_NORTH")
+    ].iloc[0]
     assert row.dart == -4.0 and row.dam_price == fx.dam_price(days[2], 7, False, "HB_NORTH")
     assert row.load_mw_lag_2d == fx.ercot_load(days[0], 7, False) + 5.0
     assert "load_forecast_mw" not in table
@@ -133,7 +139,12 @@ def test_ercot_source_on_report_files_across_spring_forward(tmp_path):
     rtm = pd.read_parquet(storage / "rtm_prices" / "2025-03-10.parquet")
     assert rtm[(rtm.settlement_point == "HB_NORTH") & (rtm.hour_ending == 1)].rtm_price.iloc[0] == 101.0 + 4.0
     system = pd.read_parquet(storage / "system_conditions" / "2025-03-09.parquet")
-    assert len(system) == 23 and set(system.columns) == {"timestamp_utc", "delivery_date", "hour_ending", "repeated_hour"}
+    assert len(system) == 23 and set(system.columns) == {
+        "timestamp_utc",
+        "delivery_date",
+        "hour_ending",
+        "repeated_hour",
+    }
 
 
 def test_a_malformed_file_fails_the_run_naming_it_and_leaves_earlier_files_untouched(tmp_path):
@@ -152,6 +163,9 @@ def test_a_malformed_file_fails_the_run_naming_it_and_leaves_earlier_files_untou
     result = run_range(storage, source, "2025-03-08", "2025-03-10")
     assert not result.success
     message = error_of(result)
-    assert f"{reports / 'DAMLZHBSPP_2025.xlsx'}, sheet 'Mar', row {bad + 2}: settlement point price '#VALUE!' is not a number" in message
+    assert (
+        f"{reports / 'DAMLZHBSPP_2025.xlsx'}, sheet 'Mar', row {bad + 2}: settlement point price '#VALUE!' is not a number"
+        in message
+    )
     assert all_files(storage) == before  # byte-identical, no 2025-03-10 file, no temp file
     assert not result.get_asset_check_evaluations()

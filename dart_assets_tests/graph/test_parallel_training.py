@@ -11,8 +11,16 @@ import mlflow
 import pytest
 
 REQUIRED_METRICS = {
-    "val_rmse", "test_rmse", "test_mae", "test_r2", "test_sign_accuracy", "test_p10_p90_coverage",
-    "baseline_zero_test_mae", "baseline_same_hour_test_mae", "baseline_hour_dow_test_mae", "test_mae_skill",
+    "val_rmse",
+    "test_rmse",
+    "test_mae",
+    "test_r2",
+    "test_sign_accuracy",
+    "test_p10_p90_coverage",
+    "baseline_zero_test_mae",
+    "baseline_same_hour_test_mae",
+    "baseline_hour_dow_test_mae",
+    "test_mae_skill",
 }
 TINY = {
     "ops": {
@@ -26,7 +34,10 @@ TINY = {
 def _materialize(env: dict, *args: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "dart_assets.definitions", *args],
-        env=env, capture_output=True, text=True, timeout=600,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
@@ -37,10 +48,16 @@ def test_three_models_train_in_parallel_and_log_one_mlflow_run_each(tmp_path):
     home.mkdir()
     (home / "dagster.yaml").write_text("")
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("DART_")},
-           "DAGSTER_HOME": str(home), "DART_STORAGE": str(storage), "MLFLOW_TRACKING_URI": tracking,
-           "DART_SETTLEMENT_POINTS": "HB_NORTH,HB_WEST"}
-    _materialize(env, "--select", "dam_prices,rtm_prices,system_conditions", "--partition-range", "2025-01-01...2025-02-14")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DART_")},
+        "DAGSTER_HOME": str(home),
+        "DART_STORAGE": str(storage),
+        "MLFLOW_TRACKING_URI": tracking,
+        "DART_SETTLEMENT_POINTS": "HB_NORTH,HB_WEST",
+    }
+    _materialize(
+        env, "--select", "dam_prices,rtm_prices,system_conditions", "--partition-range", "2025-01-01...2025-02-14"
+    )
     _materialize(env, "--select", "hourly_features")
     _materialize(env, "--select", "lgbm_model,xgb_model,deep_model", "--config-json", json.dumps(TINY))
 
@@ -48,8 +65,14 @@ def test_three_models_train_in_parallel_and_log_one_mlflow_run_each(tmp_path):
     run = instance.get_runs(limit=1)[0]
     assert run.status == dg.DagsterRunStatus.SUCCESS
     events = instance.all_logs(run.run_id)
-    starts = {e.step_key: e.timestamp for e in events if e.dagster_event and e.dagster_event.event_type_value == "STEP_START"}
-    ends = {e.step_key: e.timestamp for e in events if e.dagster_event and e.dagster_event.event_type_value == "STEP_SUCCESS"}
+    starts = {
+        e.step_key: e.timestamp for e in events if e.dagster_event and e.dagster_event.event_type_value == "STEP_START"
+    }
+    ends = {
+        e.step_key: e.timestamp
+        for e in events
+        if e.dagster_event and e.dagster_event.event_type_value == "STEP_SUCCESS"
+    }
     trainers = ["lgbm_model", "xgb_model", "deep_model"]
     assert set(trainers) <= set(starts) and set(trainers) <= set(ends)
     # Overlap: every trainer had started before the first one finished.
@@ -63,7 +86,7 @@ def test_three_models_train_in_parallel_and_log_one_mlflow_run_each(tmp_path):
     runs = client.search_runs([client.get_experiment_by_name("dart-spread-forecaster").experiment_id])
     assert sorted(r.data.params["family"] for r in runs) == ["lgbm", "lstm", "xgb"]
     for r in runs:
-        assert REQUIRED_METRICS <= set(r.data.metrics), REQUIRED_METRICS - set(r.data.metrics)
+        assert set(r.data.metrics) >= REQUIRED_METRICS, REQUIRED_METRICS - set(r.data.metrics)
         assert r.data.tags["dagster_run_id"] == run.run_id
     for trainer in trainers:
         metadata = instance.get_latest_materialization_event(dg.AssetKey(trainer)).asset_materialization.metadata

@@ -9,9 +9,9 @@ import pytest
 from mlflow import MlflowClient
 
 from dart_assets.graph.promotion import MODEL_NAME, REQUIRED_METRICS, PromotionGate, rmse_gate
-from dart_assets.ml.gate import candidate_problems
 from dart_assets.graph.training import MODEL_ASSETS
 from dart_assets.ml import registry
+from dart_assets.ml.gate import candidate_problems
 from dart_assets_tests.graph.conftest import materialize, metadata_of, resources_for
 
 # The first and last hour of the 45-day window in UTC: 2025-01-25 HE01 (CST) .. 2025-03-10 HE24 (CDT).
@@ -65,8 +65,11 @@ def test_winner_has_the_lowest_validation_mae_and_the_table_compares_all(trained
 
 
 def test_candidate_sanity_passes_on_the_real_models(trained_graph):
-    evaluations = {e.asset_key.to_user_string(): e for e in trained_graph.training.get_asset_check_evaluations()
-                   if e.check_name == "candidate_sanity"}
+    evaluations = {
+        e.asset_key.to_user_string(): e
+        for e in trained_graph.training.get_asset_check_evaluations()
+        if e.check_name == "candidate_sanity"
+    }
     assert sorted(evaluations) == sorted(MODEL_ASSETS)
     for key, evaluation in evaluations.items():
         assert evaluation.passed, (key, evaluation.description)
@@ -80,7 +83,8 @@ def test_unmeetable_threshold_fails_the_blocking_gate_and_keeps_the_champion(tra
     result = trained_graph.materialize(
         dg.AssetSelection.assets("promoted_model", "dart_forecast"),
         resources=trained_graph.resources(gate=PromotionGate(max_test_rmse=0.001)),
-        partition_key="2025-03-10", raise_on_error=False,
+        partition_key="2025-03-10",
+        raise_on_error=False,
     )
     assert not result.success
 
@@ -109,15 +113,27 @@ def test_rmse_gate_is_declared_blocking():
 
 
 def test_no_candidates_is_a_clear_failure(tmp_path, fresh_tracking_uri):
-    with pytest.raises(dg.Failure, match="no usable candidate model: materialize lgbm_model, xgb_model and deep_model first"):
-        materialize(dg.AssetSelection.assets("promoted_model"), resources_for(tmp_path, fresh_tracking_uri()),
-                    dg.DagsterInstance.ephemeral())
+    with pytest.raises(
+        dg.Failure, match="no usable candidate model: materialize lgbm_model, xgb_model and deep_model first"
+    ):
+        materialize(
+            dg.AssetSelection.assets("promoted_model"),
+            resources_for(tmp_path, fresh_tracking_uri()),
+            dg.DagsterInstance.ephemeral(),
+        )
 
 
 # Candidates with chosen metrics: MLflow runs plus reported materializations, as the training assets leave them.
 def _metrics(val_mae: float, val_rmse: float, test_rmse: float, test_mae: float) -> dict[str, float]:
-    return {"val_mae": val_mae, "val_rmse": val_rmse, "test_rmse": test_rmse, "test_mae": test_mae,
-            "best_baseline_test_mae": 10.0, "test_mae_skill": 1 - test_mae / 10.0, "test_prediction_std": 1.0}
+    return {
+        "val_mae": val_mae,
+        "val_rmse": val_rmse,
+        "test_rmse": test_rmse,
+        "test_mae": test_mae,
+        "best_baseline_test_mae": 10.0,
+        "test_mae_skill": 1 - test_mae / 10.0,
+        "test_prediction_std": 1.0,
+    }
 
 
 def _fake_candidates(tracking_uri: str, instance: dg.DagsterInstance, metrics: dict[str, dict]) -> dict[str, str]:
@@ -130,8 +146,11 @@ def _fake_candidates(tracking_uri: str, instance: dg.DagsterInstance, metrics: d
             client.log_metric(run.info.run_id, name, value)
         client.log_param(run.info.run_id, "family", key.removesuffix("_model"))
         client.set_terminated(run.info.run_id)
-        instance.report_runless_asset_event(dg.AssetMaterialization(
-            key, metadata={"mlflow_run_id": run.info.run_id, "bundle_uri": f"runs:/{run.info.run_id}/bundle"}))
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                key, metadata={"mlflow_run_id": run.info.run_id, "bundle_uri": f"runs:/{run.info.run_id}/bundle"}
+            )
+        )
         runs[key] = run.info.run_id
     return runs
 
@@ -154,8 +173,9 @@ def test_selection_uses_the_validation_metric_never_test(tmp_path, fake_candidat
     uri, instance, runs = fake_candidates
     # A gate nobody passes: selection is observable without registering the fake runs.
     gate = PromotionGate(max_test_rmse=0.001, selection_metric=selection_metric)
-    result = materialize(dg.AssetSelection.assets("promoted_model"), resources_for(tmp_path, uri, gate), instance,
-                         raise_on_error=False)
+    result = materialize(
+        dg.AssetSelection.assets("promoted_model"), resources_for(tmp_path, uri, gate), instance, raise_on_error=False
+    )
     meta = metadata_of(result, "promoted_model")
     assert meta["winner"] == winner and meta["mlflow_run_id"] == runs[winner]
     assert "deep_model" not in meta["comparison"] and "of 2 candidate(s)" in meta["why"]
@@ -165,8 +185,11 @@ def test_selection_uses_the_validation_metric_never_test(tmp_path, fake_candidat
 def test_invalid_selection_metric_is_refused(tmp_path, fake_candidates):
     uri, instance, _ = fake_candidates
     with pytest.raises(ValueError, match="selection_metric 'test_mae' is not valid; use one of: val_mae, val_rmse"):
-        materialize(dg.AssetSelection.assets("promoted_model"),
-                    resources_for(tmp_path, uri, PromotionGate(selection_metric="test_mae")), instance)
+        materialize(
+            dg.AssetSelection.assets("promoted_model"),
+            resources_for(tmp_path, uri, PromotionGate(selection_metric="test_mae")),
+            instance,
+        )
 
 
 def test_candidate_sanity_fails_on_constant_predictions_missing_bundle_and_bad_metrics():
@@ -179,10 +202,15 @@ def test_candidate_sanity_fails_on_constant_predictions_missing_bundle_and_bad_m
     del missing_metric["val_mae"]
     assert candidate_problems(missing_metric) == ["val_mae is not finite (None)"]
 
+
 def test_a_failed_first_promotion_says_there_is_no_champion_yet(tmp_path, fake_candidates):
     uri, instance, _ = fake_candidates
-    result = materialize(dg.AssetSelection.assets("promoted_model"),
-                         resources_for(tmp_path, uri, PromotionGate(max_test_rmse=0.001)), instance, raise_on_error=False)
+    result = materialize(
+        dg.AssetSelection.assets("promoted_model"),
+        resources_for(tmp_path, uri, PromotionGate(max_test_rmse=0.001)),
+        instance,
+        raise_on_error=False,
+    )
     assert metadata_of(result, "promoted_model")["registry"] == "unchanged: champion stays (none)"
     [check] = result.get_asset_check_evaluations()
     assert not check.passed and check.description.startswith("RMSE gate failed: test RMSE 8.00 $/MWh is above")

@@ -98,11 +98,13 @@ def test_jobs_select_the_right_assets_and_partitions():
 def test_dart_forecast_is_due_by_0900_central_every_day():
     graph = defs.resolve_asset_graph()
     policy = graph.get(dg.AssetKey("dart_forecast")).freshness_policy
-    assert policy == dg.FreshnessPolicy.cron(deadline_cron="0 9 * * *", lower_bound_delta=dt.timedelta(hours=24),
-                                             timezone="America/Chicago")
+    assert policy == dg.FreshnessPolicy.cron(
+        deadline_cron="0 9 * * *", lower_bound_delta=dt.timedelta(hours=24), timezone="America/Chicago"
+    )
     # The market data must be in by 08:00 (the 07:00 run), an hour before the forecast's deadline.
     for key in ("dam_prices", "rtm_prices", "system_conditions"):
         assert graph.get(dg.AssetKey(key)).freshness_policy == dg.FreshnessPolicy.cron(
-            deadline_cron="0 8 * * *", lower_bound_delta=dt.timedelta(hours=24), timezone="America/Chicago")
+            deadline_cron="0 8 * * *", lower_bound_delta=dt.timedelta(hours=24), timezone="America/Chicago"
+        )
     with_policy = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).freshness_policy}
     assert with_policy == {"dart_forecast", "dam_prices", "rtm_prices", "system_conditions"}

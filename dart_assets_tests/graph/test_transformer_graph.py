@@ -21,7 +21,12 @@ from dart_assets.settings import SettingsError
 from dart_assets.transformer.history import LoadGenerator
 from dart_assets.transformer.model import predict
 
-ASSET_KEYS = ["transformer_load_history", "transformer_load_model", "promoted_transformer_model", "transformer_overload_forecast"]
+ASSET_KEYS = [
+    "transformer_load_history",
+    "transformer_load_model",
+    "promoted_transformer_model",
+    "transformer_overload_forecast",
+]
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +59,15 @@ def metadata(result: dg.ExecuteInProcessResult, key: str) -> dict:
 
 
 def test_asset_keys_group_and_exports_are_the_public_interface():
-    defs = dg.Definitions(assets=transformer_assets, asset_checks=transformer_checks,
-                          resources={**transformer_resources, "io_manager": ParquetIOManager(base_path="unused"),
-                                     "mlflow": MlflowResource(tracking_uri="sqlite:///unused.db")})
+    defs = dg.Definitions(
+        assets=transformer_assets,
+        asset_checks=transformer_checks,
+        resources={
+            **transformer_resources,
+            "io_manager": ParquetIOManager(base_path="unused"),
+            "mlflow": MlflowResource(tracking_uri="sqlite:///unused.db"),
+        },
+    )
     graph = defs.resolve_asset_graph()
     assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == sorted(ASSET_KEYS)
     assert {graph.get(dg.AssetKey(k)).group_name for k in ASSET_KEYS} == {"transformer"}
@@ -110,18 +121,29 @@ def test_history_reads_the_sensor_csv_when_configured(tmp_path):
     path = tmp_path / "load.csv"
     frame.assign(timestamp=frame["timestamp"].dt.strftime("%Y-%m-%d %H:%M")).to_csv(path, index=False)
     history = next(a for a in transformer_assets if a.key == dg.AssetKey("transformer_load_history"))
-    result = dg.materialize([history], resources={
-        "io_manager": ParquetIOManager(base_path=str(tmp_path / "storage")),
-        "transformer_settings": TransformerSettings(data_path=str(path)),
-    }, instance=dg.DagsterInstance.ephemeral())
+    result = dg.materialize(
+        [history],
+        resources={
+            "io_manager": ParquetIOManager(base_path=str(tmp_path / "storage")),
+            "transformer_settings": TransformerSettings(data_path=str(path)),
+        },
+        instance=dg.DagsterInstance.ephemeral(),
+    )
     assert result.output_for_node("transformer_load_history")["kw"].tolist() == pytest.approx(frame["kw"].tolist())
     assert metadata(result, "transformer_load_history")["source"] == str(path)
 
 
 def test_settings_from_env_defaults_and_values(monkeypatch, tmp_path):
-    for name in ("TRANSFORMER_DATA_PATH", "TRANSFORMER_LIMIT_KW", "TRANSFORMER_HORIZON_YEARS", "TRANSFORMER_RMSE_THRESHOLD_KW"):
+    for name in (
+        "TRANSFORMER_DATA_PATH",
+        "TRANSFORMER_LIMIT_KW",
+        "TRANSFORMER_HORIZON_YEARS",
+        "TRANSFORMER_RMSE_THRESHOLD_KW",
+    ):
         monkeypatch.delenv(name, raising=False)
-    assert TransformerSettings.from_env() == TransformerSettings(data_path=None, limit_kw=85.0, horizon_years=5, rmse_threshold_kw=3.0)
+    assert TransformerSettings.from_env() == TransformerSettings(
+        data_path=None, limit_kw=85.0, horizon_years=5, rmse_threshold_kw=3.0
+    )
     (tmp_path / "load.csv").write_text("timestamp,kw\n")
     monkeypatch.setenv("TRANSFORMER_DATA_PATH", str(tmp_path / "load.csv"))
     monkeypatch.setenv("TRANSFORMER_LIMIT_KW", "90.5")

@@ -51,8 +51,9 @@ class Terraform:
     def expressions(self) -> list[str]:
         """Every string in the parsed configuration (comments excluded): where var./local./resource references live."""
         out: list[str] = []
-        walk_strings([self.resources, self.data, self.variables, self.outputs, self.locals,
-                      self.terraform, self.providers], out)
+        walk_strings(
+            [self.resources, self.data, self.variables, self.outputs, self.locals, self.terraform, self.providers], out
+        )
         return out
 
 

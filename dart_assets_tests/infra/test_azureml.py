@@ -25,8 +25,10 @@ JOBS = {  # file -> (family, compute, environment)
     "train-xgb.yml": ("xgb", "cpu-cluster", "dart-assets-cpu"),
     "train-lstm.yml": ("lstm", "gpu-cluster", "dart-assets-gpu"),
 }
-ENVIRONMENTS = {"environment.yml": ("dart-assets-cpu", "conda.yml"),
-                "environment-gpu.yml": ("dart-assets-gpu", "conda-gpu.yml")}
+ENVIRONMENTS = {
+    "environment.yml": ("dart-assets-cpu", "conda.yml"),
+    "environment-gpu.yml": ("dart-assets-gpu", "conda-gpu.yml"),
+}
 CONDA_FILES = {"conda.yml", "conda-gpu.yml"}
 EXPERIMENT = "dart-spread-forecaster"
 # Runtime dependencies a training node does not need (UI only).
@@ -98,7 +100,8 @@ def test_conda_pins_satisfy_the_project_dependencies(conda_file: str) -> None:
             continue
         assert req.name.lower() in pins, f"{conda_file} lacks {req.name}"
         assert req.specifier.contains(pins[req.name.lower()], prereleases=True), (
-            f"{conda_file}: {req.name}=={pins[req.name.lower()]} outside {req.specifier}")
+            f"{conda_file}: {req.name}=={pins[req.name.lower()]} outside {req.specifier}"
+        )
     conda = yaml.safe_load((AZUREML / conda_file).read_text())
     python = next(d for d in conda["dependencies"] if isinstance(d, str) and d.startswith("python="))
     requires = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
@@ -123,8 +126,17 @@ def test_command_jobs(name: str) -> None:
     job = load_job(AZUREML / name)
     assert isinstance(job, Command)
     assert job.compute == compute
-    assert job.command.split() == ["python", "-m", "dart_assets.remote.train", "--family", family,
-                                   "--features", "${{inputs.features}}", "--output", "${{outputs.model}}"]
+    assert job.command.split() == [
+        "python",
+        "-m",
+        "dart_assets.remote.train",
+        "--family",
+        family,
+        "--features",
+        "${{inputs.features}}",
+        "--output",
+        "${{outputs.model}}",
+    ]
     assert job.inputs["features"].type == "uri_file"
     assert job.outputs["model"].type == "uri_folder"
     assert set(job.inputs) == {"features"} and set(job.outputs) == {"model"}

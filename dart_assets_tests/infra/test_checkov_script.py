@@ -37,14 +37,16 @@ def test_terraform_uses_no_external_modules() -> None:
         assert "module " not in path.read_text(), path.name
 
 
-needs_checkov = pytest.mark.skipif(not (VENV / "bin" / "checkov").exists(),
-                                   reason="no .venv-checkov (bash .ci/checkov.sh creates it)")
+needs_checkov = pytest.mark.skipif(
+    not (VENV / "bin" / "checkov").exists(), reason="no .venv-checkov (bash .ci/checkov.sh creates it)"
+)
 
 
 def run_script(root: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CHECKOV_VENV": str(VENV)}
-    return subprocess.run(["bash", str(root / ".ci" / "checkov.sh")], capture_output=True, text=True,
-                          env=env, timeout=300)
+    return subprocess.run(
+        ["bash", str(root / ".ci" / "checkov.sh")], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 @pytest.mark.slow
@@ -61,7 +63,7 @@ def test_checkov_fails_the_script_on_a_failed_check(tmp_path: Path) -> None:
     (tmp_path / ".ci").mkdir()
     shutil.copy(SCRIPT, tmp_path / ".ci" / "checkov.sh")
     shutil.copytree(TERRAFORM, tmp_path / "infra" / "terraform")
-    (tmp_path / "infra" / "terraform" / "bad.tf").write_text('''
+    (tmp_path / "infra" / "terraform" / "bad.tf").write_text("""
 resource "azurerm_storage_account" "bad" {
   name                            = "badpublicaccount"
   resource_group_name             = "rg"
@@ -71,7 +73,7 @@ resource "azurerm_storage_account" "bad" {
   min_tls_version                 = "TLS1_0"
   allow_nested_items_to_be_public = true
 }
-''')
+""")
     result = run_script(tmp_path)
     assert result.returncode != 0
     assert "FAILED for resource: azurerm_storage_account.bad" in result.stdout

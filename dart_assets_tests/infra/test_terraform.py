@@ -82,8 +82,9 @@ EXPECTED_COMPUTE_ROLES = {
 
 def test_compute_identity_has_exactly_the_scoped_roles(tf: Terraform) -> None:
     assignments = tf.resources["azurerm_role_assignment"]
-    granted = {a["role_definition_name"]: a["scope"] for a in assignments.values()
-               if a["principal_id"] == IDENTITY_PRINCIPAL}
+    granted = {
+        a["role_definition_name"]: a["scope"] for a in assignments.values() if a["principal_id"] == IDENTITY_PRINCIPAL
+    }
     assert granted == EXPECTED_COMPUTE_ROLES
 
 
@@ -100,7 +101,9 @@ def test_no_role_assignment_is_broader_than_one_resource(tf: Terraform) -> None:
 def test_people_get_data_roles_only_on_the_lake_and_workspace(tf: Terraform) -> None:
     people = {n: a for n, a in tf.resources["azurerm_role_assignment"].items() if n.startswith("people_")}
     assert {a["role_definition_name"] for a in people.values()} == {
-        "Storage Blob Data Contributor", "AzureML Data Scientist"}
+        "Storage Blob Data Contributor",
+        "AzureML Data Scientist",
+    }
     assert tf.variable_default("data_scientist_principal_ids") == []
 
 
@@ -152,11 +155,16 @@ def test_generated_names_fit_azure_naming_rules(tf: Terraform) -> None:
     assert '"^[a-z][a-z0-9]{2,11}$"' in only(tf.variables["name_prefix"]["validation"])["condition"]
     assert "substr(md5(" in tf.locals["suffix"] and ", 0, 6)" in tf.locals["suffix"]
     for prefix in ("abc", "a" * 12):
+
         def render(template: str) -> str:
             return template.replace("${var.name_prefix}", prefix).replace("${local.suffix}", "0f9a3c")
-        for local, rule in [("datalake_name", r"[a-z0-9]{3,24}"), ("workspace_storage_name", r"[a-z0-9]{3,24}"),
-                            ("key_vault_name", r"[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]"),
-                            ("registry_name", r"[a-zA-Z0-9]{5,50}")]:
+
+        for local, rule in [
+            ("datalake_name", r"[a-z0-9]{3,24}"),
+            ("workspace_storage_name", r"[a-z0-9]{3,24}"),
+            ("key_vault_name", r"[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]"),
+            ("registry_name", r"[a-zA-Z0-9]{5,50}"),
+        ]:
             assert re.fullmatch(rule, render(tf.locals[local])), (local, render(tf.locals[local]))
     assert tf.locals["datalake_name"] != tf.locals["workspace_storage_name"]
 
@@ -226,19 +234,29 @@ def test_every_local_and_resource_reference_resolves(tf: Terraform) -> None:
 
 
 EXPECTED_OUTPUTS = {
-    "subscription_id", "resource_group", "workspace_name", "storage_account_name", "storage_container_name",
-    "dart_storage_uri", "compute_identity_client_id", "cpu_cluster_name", "gpu_cluster_name",
-    "mlflow_tracking_uri", "workspace_discovery_url", "project_env",
+    "subscription_id",
+    "resource_group",
+    "workspace_name",
+    "storage_account_name",
+    "storage_container_name",
+    "dart_storage_uri",
+    "compute_identity_client_id",
+    "cpu_cluster_name",
+    "gpu_cluster_name",
+    "mlflow_tracking_uri",
+    "workspace_discovery_url",
+    "project_env",
 }
 
 
 def test_outputs_present(tf: Terraform) -> None:
-    assert EXPECTED_OUTPUTS <= set(tf.outputs)
+    assert set(tf.outputs) >= EXPECTED_OUTPUTS
     for name, body in tf.outputs.items():
         assert body.get("description"), f"output {name} has no description"
     assert tf.outputs["dart_storage_uri"]["value"] == (
         "abfss://${azurerm_storage_container.assets.name}@${azurerm_storage_account.datalake.name}"
-        ".dfs.core.windows.net/")
+        ".dfs.core.windows.net/"
+    )
     assert tf.outputs["compute_identity_client_id"]["value"] == "${azurerm_user_assigned_identity.compute.client_id}"
     tracking = tf.outputs["mlflow_tracking_uri"]
     assert "discovery_url" in tracking["value"] and "/mlflow/v1.0" in tracking["value"]
@@ -247,9 +265,19 @@ def test_outputs_present(tf: Terraform) -> None:
 
 def test_project_env_output_names_every_setting(tf: Terraform) -> None:
     env = tf.outputs["project_env"]["value"]
-    assert set(env) == {"DART_EXECUTION", "AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE",
-                        "AZUREML_CPU_CLUSTER", "AZUREML_GPU_CLUSTER", "AZUREML_ENVIRONMENT", "DART_STORAGE",
-                        "MLFLOW_TRACKING_URI", "AZUREML_GPU_ENVIRONMENT", "AZUREML_COMPUTE_CLIENT_ID"}
+    assert set(env) == {
+        "DART_EXECUTION",
+        "AZURE_SUBSCRIPTION_ID",
+        "AZURE_RESOURCE_GROUP",
+        "AZUREML_WORKSPACE",
+        "AZUREML_CPU_CLUSTER",
+        "AZUREML_GPU_CLUSTER",
+        "AZUREML_ENVIRONMENT",
+        "DART_STORAGE",
+        "MLFLOW_TRACKING_URI",
+        "AZUREML_GPU_ENVIRONMENT",
+        "AZUREML_COMPUTE_CLIENT_ID",
+    }
     # The variables the launcher reads (dart_assets/resources/azureml.py) are the ones this output sets.
     from dart_assets.resources.azureml import ENV_VARS
 

@@ -21,13 +21,23 @@ from dart_assets.market import timeutil
 
 DAM_HEADER = ("Delivery Date", "Hour Ending", "Repeated Hour Flag", "Settlement Point", "Settlement Point Price")
 RTM_HEADER = (
-    "Delivery Date", "Delivery Hour", "Delivery Interval", "Repeated Hour Flag",
-    "Settlement Point Name", "Settlement Point Type", "Settlement Point Price",
+    "Delivery Date",
+    "Delivery Hour",
+    "Delivery Interval",
+    "Repeated Hour Flag",
+    "Settlement Point Name",
+    "Settlement Point Type",
+    "Settlement Point Price",
 )
 DAM_CSV_HEADER = ("DeliveryDate", "HourEnding", "SettlementPoint", "SettlementPointPrice", "DSTFlag")
 RTM_CSV_HEADER = (
-    "DeliveryDate", "DeliveryHour", "DeliveryInterval", "SettlementPointName",
-    "SettlementPointType", "SettlementPointPrice", "DSTFlag",
+    "DeliveryDate",
+    "DeliveryHour",
+    "DeliveryInterval",
+    "SettlementPointName",
+    "SettlementPointType",
+    "SettlementPointPrice",
+    "DSTFlag",
 )
 LOAD_HEADER = ("Hour Ending", "COAST", "EAST", "FWEST", "NORTH", "NCENT", "SOUTH", "SCENT", "WEST", "ERCOT")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -71,8 +81,15 @@ def rtm_rows(days: Iterable[dt.date], points: Iterable[str] = POINTS) -> list[tu
     """NP6-785-ER workbook rows: date text, hour and interval as floats (as the real file stores them), flag,
     point, type, price; every point in each of its RTM_TYPES."""
     return [
-        (f"{day:%m/%d/%Y}", float(hour), float(interval), "Y" if rep else "N", point, kind,
-         dam_price(day, hour, rep, point) + offset + 50.0 * rank)
+        (
+            f"{day:%m/%d/%Y}",
+            float(hour),
+            float(interval),
+            "Y" if rep else "N",
+            point,
+            kind,
+            dam_price(day, hour, rep, point) + offset + 50.0 * rank,
+        )
         for day in days
         for hour, rep in ercot_hours(day)
         for point in points

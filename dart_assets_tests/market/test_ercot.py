@@ -71,7 +71,12 @@ def test_dam_contract_and_hour_ending_24_closes_the_delivery_date(dam_folder):
 
     assert list(dam.columns) == schemas.DAM_COLUMNS
     assert dam.dtypes.astype(str).tolist() == [
-        "datetime64[ns, UTC]", "datetime64[ns]", "int64", "bool", "object", "float64"
+        "datetime64[ns, UTC]",
+        "datetime64[ns]",
+        "int64",
+        "bool",
+        "object",
+        "float64",
     ]
     assert len(dam) == 48
     he01 = one(dam, "HB_NORTH", fx.NORMAL_DAY, 1)
@@ -167,14 +172,22 @@ def test_rtm_dst_days_average_the_repeated_hour_separately(rtm_folder):
 
 def test_daily_csv_and_zipped_reports_read_like_the_workbooks(tmp_path, dam_folder, rtm_folder):
     daily = tmp_path / "daily"
-    fx.write_csv(daily / "cdr.00012331.0000000000000000.20240101.123000.DAMSPNP4190.csv",
-                 fx.DAM_CSV_HEADER, fx.dam_csv_rows([fx.NORMAL_DAY]))
-    fx.write_zip(daily / "cdr.00012331.0000000000000000.20241102.123000.DAMSPNP4190_csv.zip",
-                 "cdr.00012331.0000000000000000.20241102.123000.DAMSPNP4190.csv",
-                 fx.csv_text(fx.DAM_CSV_HEADER, fx.dam_csv_rows([fx.FALL_BACK])))
+    fx.write_csv(
+        daily / "cdr.00012331.0000000000000000.20240101.123000.DAMSPNP4190.csv",
+        fx.DAM_CSV_HEADER,
+        fx.dam_csv_rows([fx.NORMAL_DAY]),
+    )
+    fx.write_zip(
+        daily / "cdr.00012331.0000000000000000.20241102.123000.DAMSPNP4190_csv.zip",
+        "cdr.00012331.0000000000000000.20241102.123000.DAMSPNP4190.csv",
+        fx.csv_text(fx.DAM_CSV_HEADER, fx.dam_csv_rows([fx.FALL_BACK])),
+    )
     for day in (fx.NORMAL_DAY, fx.FALL_BACK):  # NP6-905-CD: any split of intervals over files
-        fx.write_zip(daily / f"cdr.00012301.0000000000000000.{day:%Y%m%d}.SPPHLZNP6905_{day:%Y%m%d}_csv.zip",
-                     f"SPPHLZNP6905_{day:%Y%m%d}.csv", fx.csv_text(fx.RTM_CSV_HEADER, fx.rtm_csv_rows([day])))
+        fx.write_zip(
+            daily / f"cdr.00012301.0000000000000000.{day:%Y%m%d}.SPPHLZNP6905_{day:%Y%m%d}_csv.zip",
+            f"SPPHLZNP6905_{day:%Y%m%d}.csv",
+            fx.csv_text(fx.RTM_CSV_HEADER, fx.rtm_csv_rows([day])),
+        )
     days = (fx.NORMAL_DAY, fx.FALL_BACK)
 
     for read, folder in ((ercot.read_dam, dam_folder), (ercot.read_rtm, rtm_folder)):
@@ -215,8 +228,9 @@ def test_price_beyond_the_cap_fails_validation_naming_file_and_row(tmp_path):
 
 
 def test_missing_column_lists_expected_and_found(tmp_path):
-    path = fx.write_xlsx(tmp_path / "DAMLZHBSPP_2024.xlsx", fx.DAM_HEADER[:4] + ("Price",),
-                         {"Jan": fx.dam_rows([fx.NORMAL_DAY])})
+    path = fx.write_xlsx(
+        tmp_path / "DAMLZHBSPP_2024.xlsx", fx.DAM_HEADER[:4] + ("Price",), {"Jan": fx.dam_rows([fx.NORMAL_DAY])}
+    )
     with pytest.raises(MarketDataError) as caught:
         ercot.read_dam(tmp_path, *ALL, ["HB_NORTH"])
     message = str(caught.value)
@@ -318,7 +332,9 @@ def test_native_load_archive_as_xlsx_and_zip(tmp_path):
         assert (he24.timestamp_utc, he24.load_mw) == (utc("2024-01-03 05:00"), 40_224.0)
         repeated = load[load.repeated_hour].iloc[0]
         assert (repeated.timestamp_utc, repeated.hour_ending, repeated.load_mw) == (
-            utc("2024-11-03 07:00"), 2, 40_302.5
+            utc("2024-11-03 07:00"),
+            2,
+            40_302.5,
         )
 
 

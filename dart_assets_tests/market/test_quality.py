@@ -25,7 +25,10 @@ def results(name: str, frame: pd.DataFrame, start=START, end=END) -> dict[str, q
 def test_clean_data_passes_every_check(tables, name):
     checks = results(name, tables[name])
     assert all(r.passed for r in checks.values()), {k: r.description for k, r in checks.items()}
-    assert checks["missing_hours"].metadata == {"missing_share": 0.0, "expected_rows": 73 * (1 if name == "system_conditions" else 2)}
+    assert checks["missing_hours"].metadata == {
+        "missing_share": 0.0,
+        "expected_rows": 73 * (1 if name == "system_conditions" else 2),
+    }
     assert checks["no_duplicate_hours"].severe and not checks["hours_per_day"].severe
 
 
@@ -53,8 +56,11 @@ def test_fall_back_day_without_its_repeated_hour_has_the_wrong_count(tables):
 def test_a_day_with_an_extra_hour_has_the_wrong_count(tables):
     """A 24-hour table for the fall-back day relabelled as the following day: 25 hours on a 24-hour day."""
     system = tables["system_conditions"]
-    extra = system[system.delivery_date == "2024-11-03"].iloc[[0]].assign(
-        delivery_date=pd.Timestamp("2024-11-04"), timestamp_utc=pd.Timestamp("2024-11-06", tz="UTC"))
+    extra = (
+        system[system.delivery_date == "2024-11-03"]
+        .iloc[[0]]
+        .assign(delivery_date=pd.Timestamp("2024-11-04"), timestamp_utc=pd.Timestamp("2024-11-06", tz="UTC"))
+    )
     checks = results("system_conditions", pd.concat([system, extra], ignore_index=True))
     assert not checks["hours_per_day"].passed
     assert "2024-11-04  25h (expected 24)" in checks["hours_per_day"].description
@@ -83,9 +89,13 @@ def test_prices_near_the_cap_warn(tables, price, passed):
 def test_near_cap_uses_the_pre_2022_cap():
     frame = synthetic.generate("2021-02-16", "2021-02-16", ["HB_NORTH"])["rtm_prices"]
     frame.loc[5, "rtm_price"] = 8000.0  # near 5000, but below 90% of 9000
-    assert results("rtm_prices", frame, pd.Timestamp("2021-02-16"), pd.Timestamp("2021-02-16"))["prices_near_cap"].passed
+    assert results("rtm_prices", frame, pd.Timestamp("2021-02-16"), pd.Timestamp("2021-02-16"))[
+        "prices_near_cap"
+    ].passed
     frame.loc[5, "rtm_price"] = 8100.0
-    assert not results("rtm_prices", frame, pd.Timestamp("2021-02-16"), pd.Timestamp("2021-02-16"))["prices_near_cap"].passed
+    assert not results("rtm_prices", frame, pd.Timestamp("2021-02-16"), pd.Timestamp("2021-02-16"))[
+        "prices_near_cap"
+    ].passed
 
 
 def test_a_whole_missing_day_fails_hours_per_day():

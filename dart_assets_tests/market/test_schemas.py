@@ -74,7 +74,12 @@ def test_every_problem_is_counted_and_the_first_ones_listed(day):
     ("kind", "column", "value", "expected"),
     [
         ("dam_prices", "hour_ending", 25, "row 0: column 'hour_ending': in_range(1, 24), value 25"),
-        ("system_conditions", "temperature_f", 250.0, "row 0: column 'temperature_f': in_range(-200.0, 200.0), value 250.0"),
+        (
+            "system_conditions",
+            "temperature_f",
+            250.0,
+            "row 0: column 'temperature_f': in_range(-200.0, 200.0), value 250.0",
+        ),
         ("system_conditions", "load_mw", -5.0, "row 0: column 'load_mw': in_range(0.0, 200000.0), value -5.0"),
         ("rtm_prices", "settlement_point", "", "row 0: column 'settlement_point': str_length"),
     ],

@@ -58,8 +58,14 @@ def test_reproducible_across_processes_whatever_the_hash_seed():
         "print(repr(float(t['dam_prices'].dam_price.sum())), repr(float(t['rtm_prices'].rtm_price.sum())))"
     )
     seed = "1" if os.environ.get("PYTHONHASHSEED") != "1" else "2"  # differs from this process's seed
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120,
-                           env={"PYTHONHASHSEED": seed, "PATH": ""}).stdout
+    other = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        env={"PYTHONHASHSEED": seed, "PATH": ""},
+    ).stdout
     here = synthetic.generate("2024-06-01", "2024-06-01", ["HB_WEST"])
     dam, rtm = float(here["dam_prices"].dam_price.sum()), float(here["rtm_prices"].rtm_price.sum())
     assert other == f"{dam!r} {rtm!r}\n"
@@ -94,7 +100,9 @@ def test_validates_against_the_tidy_schemas(half_year):
 
 def test_prices_have_the_shape_of_ercot(half_year):
     dam, rtm = half_year["dam_prices"], half_year["rtm_prices"]
-    assert (dam[["timestamp_utc", "settlement_point"]].to_numpy() == rtm[["timestamp_utc", "settlement_point"]].to_numpy()).all()
+    assert (
+        dam[["timestamp_utc", "settlement_point"]].to_numpy() == rtm[["timestamp_utc", "settlement_point"]].to_numpy()
+    ).all()
     # Negative RTM prices when wind floods the West; rarer at the North hub.
     negative = rtm.assign(neg=rtm.rtm_price < 0).groupby("settlement_point").neg.mean()
     assert negative["HB_WEST"] > 0.03 and 0 < negative["HB_NORTH"] < negative["HB_WEST"]
@@ -109,7 +117,10 @@ def test_prices_have_the_shape_of_ercot(half_year):
     # The evening peak clears higher than the night.
     local_hour = dam.timestamp_utc.dt.tz_convert("America/Chicago").dt.hour
     assert dam[local_hour.between(16, 20)].dam_price.mean() > 1.5 * dam[local_hour.between(1, 4)].dam_price.mean()
-    assert dam.dam_price.between(schemas.PRICE_FLOOR, 5000).all() and rtm.rtm_price.between(schemas.PRICE_FLOOR, 5000).all()
+    assert (
+        dam.dam_price.between(schemas.PRICE_FLOOR, 5000).all()
+        and rtm.rtm_price.between(schemas.PRICE_FLOOR, 5000).all()
+    )
 
 
 def test_summer_load_is_above_spring(half_year):
@@ -121,7 +132,9 @@ def test_summer_load_is_above_spring(half_year):
 
 
 def test_unknown_point_lists_the_valid_ones():
-    with pytest.raises(MarketDataError, match=r"unknown settlement point\(s\) HB_NOWHERE; it generates: HB_HOUSTON, .*LZ_RAYBN"):
+    with pytest.raises(
+        MarketDataError, match=r"unknown settlement point\(s\) HB_NOWHERE; it generates: HB_HOUSTON, .*LZ_RAYBN"
+    ):
         synthetic.generate("2024-06-01", "2024-06-01", ["HB_NORTH", "HB_NOWHERE"])
 
 
@@ -133,7 +146,9 @@ def test_empty_range_is_an_error():
 def test_dart_is_learnable_from_decision_time_features(half_year):
     """A small model on the features beats the zero-spread baseline on a later holdout: the data has signal."""
     lgb = pytest.importorskip("lightgbm")
-    table = features.build_features(half_year["dam_prices"], half_year["rtm_prices"], half_year["system_conditions"], POINTS)
+    table = features.build_features(
+        half_year["dam_prices"], half_year["rtm_prices"], half_year["system_conditions"], POINTS
+    )
     table = table.dropna(subset=[features.TARGET])
     columns = features.feature_columns(table)
     assert {"load_forecast_mw", "wind_forecast_mw", "dart_lag_2d"} <= set(columns)

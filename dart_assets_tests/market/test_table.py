@@ -54,7 +54,9 @@ def test_csv_with_offsets_gives_validated_tables_on_the_ercot_clock(tmp_path):
     repeated = rtm[rtm.repeated_hour & (rtm.settlement_point == "LZ_HOUSTON")]
     assert len(repeated) == 1
     assert (repeated.iloc[0].timestamp_utc, repeated.iloc[0].hour_ending, repeated.iloc[0].rtm_price) == (
-        utc("2024-11-03 07:00"), 2, 136.5
+        utc("2024-11-03 07:00"),
+        2,
+        136.5,
     )
 
 

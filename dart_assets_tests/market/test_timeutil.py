@@ -102,8 +102,15 @@ def test_decision_time_is_d_minus_1_09_00_central(delivery, expected):
 
 def test_ercot_holidays_are_the_nerc_set_with_observed_days():
     days = timeutil.ercot_holidays(dt.date(2022, 1, 1), dt.date(2024, 12, 31))
-    for holiday in ["2024-01-01", "2024-05-27", "2024-07-04", "2024-09-02", "2024-11-28", "2024-12-25",
-                    "2022-12-26"]:  # Christmas 2022 fell on a Sunday: observed Monday
+    for holiday in [
+        "2024-01-01",
+        "2024-05-27",
+        "2024-07-04",
+        "2024-09-02",
+        "2024-11-28",
+        "2024-12-25",
+        "2022-12-26",
+    ]:  # Christmas 2022 fell on a Sunday: observed Monday
         assert dt.date.fromisoformat(holiday) in days, holiday
     for not_holiday in ["2024-01-15", "2024-06-19", "2024-11-11", "2024-07-05"]:  # MLK, Juneteenth, Veterans
         assert dt.date.fromisoformat(not_holiday) not in days, not_holiday

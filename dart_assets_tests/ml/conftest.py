@@ -23,8 +23,9 @@ FEATURES = [
 ]
 
 
-def make_hourly_features(days: int = 60, points: tuple[str, ...] = POINTS, seed: int = 0,
-                         unknown_days: int = 1) -> pd.DataFrame:
+def make_hourly_features(
+    days: int = 60, points: tuple[str, ...] = POINTS, seed: int = 0, unknown_days: int = 1
+) -> pd.DataFrame:
     """Hourly rows per point: DART = driver effect + hourly shape + point offset + fat-tailed noise.
 
     The driver (load minus wind forecast) is known at decision time, so a model can beat the naive baselines;
@@ -84,10 +85,24 @@ def feature_columns() -> list[str]:
 
 # The MLflow metric names the issue fixes: every run logs exactly these from TrainingResult.metrics.
 EXPECTED_NAMES = {
-    "val_rmse", "val_mae", "test_rmse", "test_mae", "test_r2", "test_sign_accuracy", "test_p10_p90_coverage",
-    "test_pinball_p10", "test_pinball_p90", "baseline_zero_test_mae", "baseline_same_hour_test_mae",
-    "baseline_hour_dow_test_mae", "baseline_zero_test_rmse", "baseline_same_hour_test_rmse",
-    "baseline_hour_dow_test_rmse", "best_baseline_test_mae", "test_mae_skill", "val_mae_skill",
+    "val_rmse",
+    "val_mae",
+    "test_rmse",
+    "test_mae",
+    "test_r2",
+    "test_sign_accuracy",
+    "test_p10_p90_coverage",
+    "test_pinball_p10",
+    "test_pinball_p90",
+    "baseline_zero_test_mae",
+    "baseline_same_hour_test_mae",
+    "baseline_hour_dow_test_mae",
+    "baseline_zero_test_rmse",
+    "baseline_same_hour_test_rmse",
+    "baseline_hour_dow_test_rmse",
+    "best_baseline_test_mae",
+    "test_mae_skill",
+    "val_mae_skill",
 }
 
 
@@ -110,6 +125,12 @@ def trained(request, small_frame, feature_columns, tmp_path_factory):
     from dart_assets.ml.training import train_model
 
     messages: list[str] = []
-    result = train_model(request.param, small_frame, feature_columns, tmp_path_factory.mktemp(request.param),
-                         params=QUICK_PARAMS[request.param], progress=messages.append)
+    result = train_model(
+        request.param,
+        small_frame,
+        feature_columns,
+        tmp_path_factory.mktemp(request.param),
+        params=QUICK_PARAMS[request.param],
+        progress=messages.append,
+    )
     return result, messages

@@ -17,8 +17,19 @@ def test_bundle_holds_only_native_files_and_full_metadata(trained):
     assert all(p.suffix in NATIVE_SUFFIXES for p in result.bundle_dir.iterdir()), files
     assert not any(p.suffix in {".pkl", ".pickle", ".joblib"} for p in result.bundle_dir.rglob("*"))
     metadata = json.loads((result.bundle_dir / "metadata.json").read_text())
-    for key in ("family", "feature_columns", "transform", "params", "metrics", "data_window", "split_boundaries",
-                "lookback", "library_versions", "code_version", "seed"):
+    for key in (
+        "family",
+        "feature_columns",
+        "transform",
+        "params",
+        "metrics",
+        "data_window",
+        "split_boundaries",
+        "lookback",
+        "library_versions",
+        "code_version",
+        "seed",
+    ):
         assert key in metadata, key
     assert metadata["metrics"] == result.metrics
     assert set(metadata["library_versions"]) >= {"lightgbm", "xgboost", "torch", "pandas", "numpy"}
@@ -33,8 +44,18 @@ def test_reload_in_a_new_process_reproduces_test_predictions_exactly(trained, sm
         "rows = pd.read_parquet(sys.argv[2])\n"
         "load_bundle(sys.argv[1]).predict(rows).to_parquet(sys.argv[3])\n"
     )
-    subprocess.run([sys.executable, "-c", script, str(result.bundle_dir), str(tmp_path / "rows.parquet"),
-                    str(tmp_path / "out.parquet")], check=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            str(result.bundle_dir),
+            str(tmp_path / "rows.parquet"),
+            str(tmp_path / "out.parquet"),
+        ],
+        check=True,
+        timeout=120,
+    )
     reloaded = pd.read_parquet(tmp_path / "out.parquet")
     pd.testing.assert_frame_equal(reloaded, result.test_predictions, check_exact=True)
 

@@ -33,7 +33,9 @@ def test_split_is_chronological_disjoint_and_follows_fractions(hourly_frame):
 
 def test_split_fractions_are_configurable_and_validated(hourly_frame):
     split = chronological_split(hourly_frame, (0.6, 0.2, 0.2))
-    assert split.train["timestamp_utc"].nunique() == pytest.approx(0.6 * hourly_frame.dropna(subset=["dart"])["timestamp_utc"].nunique(), abs=1)
+    assert split.train["timestamp_utc"].nunique() == pytest.approx(
+        0.6 * hourly_frame.dropna(subset=["dart"])["timestamp_utc"].nunique(), abs=1
+    )
     with pytest.raises(ValueError):
         chronological_split(hourly_frame, (0.8, 0.3, 0.1))
 

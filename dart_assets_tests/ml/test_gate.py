@@ -8,16 +8,26 @@ from dart_assets.ml.gate import evaluate_dart_gate
 
 
 def metrics(test_rmse=40.0, test_mae=9.0, best_baseline_test_mae=10.0, skill=None) -> dict:
-    return {"test_rmse": test_rmse, "test_mae": test_mae, "best_baseline_test_mae": best_baseline_test_mae,
-            "test_mae_skill": 1 - test_mae / best_baseline_test_mae if skill is None else skill}
+    return {
+        "test_rmse": test_rmse,
+        "test_mae": test_mae,
+        "best_baseline_test_mae": best_baseline_test_mae,
+        "test_mae_skill": 1 - test_mae / best_baseline_test_mae if skill is None else skill,
+    }
 
 
 def test_passes_when_both_conditions_hold_and_names_the_numbers():
     result = evaluate_dart_gate(metrics(), max_test_rmse=60, min_mae_skill=0.02)
     assert result.passed
     assert result.description == "RMSE gate passed: test RMSE 40.00 <= 60 $/MWh and MAE skill 10.0% >= 2.0%"
-    assert result.numbers == {"test_rmse": 40.0, "max_test_rmse": 60.0, "test_mae": 9.0, "best_baseline_test_mae": 10.0,
-                              "test_mae_skill": pytest.approx(0.1), "min_mae_skill": 0.02}
+    assert result.numbers == {
+        "test_rmse": 40.0,
+        "max_test_rmse": 60.0,
+        "test_mae": 9.0,
+        "best_baseline_test_mae": 10.0,
+        "test_mae_skill": pytest.approx(0.1),
+        "min_mae_skill": 0.02,
+    }
 
 
 def test_fails_on_rmse_alone():
@@ -30,7 +40,8 @@ def test_fails_on_skill_alone_even_with_a_tiny_rmse():
     result = evaluate_dart_gate(metrics(test_rmse=1.0, test_mae=9.9), max_test_rmse=60, min_mae_skill=0.02)
     assert not result.passed
     assert result.description == (
-        "RMSE gate failed: test MAE 9.90 beats the best naive baseline (10.00) by 1.0%, less than the required 2.0%")
+        "RMSE gate failed: test MAE 9.90 beats the best naive baseline (10.00) by 1.0%, less than the required 2.0%"
+    )
 
 
 def test_fails_on_both_and_lists_both():

@@ -56,14 +56,17 @@ def test_comparison_table_and_skill():
 
 def test_evaluate_scores_model_and_baselines_on_the_same_rows(hourly_frame):
     split = chronological_split(hourly_frame)
+
     def perfect(rows):
         pred = pd.DataFrame({"p10": rows["dart"] - 1, "p50": rows["dart"], "p90": rows["dart"] + 1})
         pred.iloc[:5] = np.nan  # e.g. LSTM rows without a full window
         return pred
+
     values, table = metrics.evaluate(split.train, split.val, split.test, perfect(split.val), perfect(split.test))
     assert set(values) == EXPECTED_NAMES
     assert values["test_mae"] == 0 and values["test_mae_skill"] == 1 and values["test_p10_p90_coverage"] == 1
     scored = split.test.iloc[5:]
     assert values["baseline_zero_test_mae"] == pytest.approx(scored["dart"].abs().mean())
     assert table.loc["baseline_same_hour", "mae"] == pytest.approx(
-        (scored["dart"] - scored["dart_lag_2d"].fillna(0)).abs().mean())
+        (scored["dart"] - scored["dart_lag_2d"].fillna(0)).abs().mean()
+    )

@@ -29,8 +29,11 @@ def model(client, tmp_path):
 
 
 def aliases(client, name) -> dict[str, str]:
-    return {alias: str(registry.by_alias(client, name, alias).version)
-            for alias in (registry.CHAMPION, registry.PREVIOUS) if registry.by_alias(client, name, alias)}
+    return {
+        alias: str(registry.by_alias(client, name, alias).version)
+        for alias in (registry.CHAMPION, registry.PREVIOUS)
+        if registry.by_alias(client, name, alias)
+    }
 
 
 def test_nothing_promoted_yet_means_no_champion(client):

@@ -11,8 +11,7 @@ def test_trainer_beats_the_best_naive_baseline(trained):
     assert set(result.metrics) == EXPECTED_NAMES
     assert result.metrics["test_mae_skill"] > 0 and result.metrics["val_mae_skill"] > 0
     assert result.metrics["test_mae"] < result.metrics["best_baseline_test_mae"]
-    assert list(result.comparison.index) == [result.family, "baseline_zero", "baseline_same_hour",
-                                             "baseline_hour_dow"]
+    assert list(result.comparison.index) == [result.family, "baseline_zero", "baseline_same_hour", "baseline_hour_dow"]
     assert result.comparison.loc[result.family, "mae"] == pytest.approx(result.metrics["test_mae"])
 
 

@@ -82,8 +82,23 @@ def assert_round_trips(job, folder) -> None:
     assert as_job._to_rest_object().properties.command == job.command
     as_job.dump(folder / f"{job.name}.yml")
     loaded = load_job(folder / f"{job.name}.yml")
-    assert (loaded.name, loaded.display_name, loaded.experiment_name, loaded.command, loaded.compute,
-            loaded.environment_variables, loaded.code, loaded.identity.type) == (
-        job.name, job.display_name, job.experiment_name, job.command, job.compute,
-        job.environment_variables, job.code, "managed_identity")
+    assert (
+        loaded.name,
+        loaded.display_name,
+        loaded.experiment_name,
+        loaded.command,
+        loaded.compute,
+        loaded.environment_variables,
+        loaded.code,
+        loaded.identity.type,
+    ) == (
+        job.name,
+        job.display_name,
+        job.experiment_name,
+        job.command,
+        job.compute,
+        job.environment_variables,
+        job.code,
+        "managed_identity",
+    )
     assert loaded.environment == job.environment.removeprefix("azureml:")

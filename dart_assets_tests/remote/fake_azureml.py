@@ -41,8 +41,10 @@ class FakeMLClient:
     def connect(self, credential, subscription_id, resource_group_name, workspace_name):
         """Stands in for the `MLClient(...)` constructor."""
         self.connections.append((credential, subscription_id, resource_group_name, workspace_name))
-        self.workspace_id = (f"/subscriptions/{subscription_id}/resourceGroups/{resource_group_name}/providers/"
-                             f"Microsoft.MachineLearningServices/workspaces/{workspace_name}")
+        self.workspace_id = (
+            f"/subscriptions/{subscription_id}/resourceGroups/{resource_group_name}/providers/"
+            f"Microsoft.MachineLearningServices/workspaces/{workspace_name}"
+        )
         return self
 
     def create_or_update(self, job):
@@ -64,8 +66,9 @@ class FakeMLClient:
         }
         log = self.log_dir / f"{job.name}.log"
         with log.open("wb") as out:
-            process = subprocess.Popen(shlex.split(job.command), cwd=job.code, env=env, stdout=out,
-                                       stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                shlex.split(job.command), cwd=job.code, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
         self.runs[job.name] = _Run(job, process, log)
         return self.jobs.get(job.name)
 
@@ -91,11 +94,17 @@ class _FakeJobs:
         if run is None:
             raise ResourceNotFoundError(f"job {name} not found")
         code = run.process.poll()
-        status = ("Running" if code is None else "Canceled" if run.canceled
-                  else "Completed" if code == 0 else "Failed")
-        return CommandJob(name=name, status=status, id=f"{self.client.workspace_id}/jobs/{name}",
-                          command=run.job.command, environment=run.job.environment, compute=run.job.compute,
-                          display_name=run.job.display_name, experiment_name=run.job.experiment_name)
+        status = "Running" if code is None else "Canceled" if run.canceled else "Completed" if code == 0 else "Failed"
+        return CommandJob(
+            name=name,
+            status=status,
+            id=f"{self.client.workspace_id}/jobs/{name}",
+            command=run.job.command,
+            environment=run.job.environment,
+            compute=run.job.compute,
+            display_name=run.job.display_name,
+            experiment_name=run.job.experiment_name,
+        )
 
     def begin_cancel(self, name: str) -> None:
         run = self.client.runs[name]

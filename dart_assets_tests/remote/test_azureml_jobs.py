@@ -25,9 +25,15 @@ SUBSCRIPTION, GROUP, WORKSPACE = "0000-sub", "rg-dart-assets", "mlw-dart"
 
 
 def _resources(mlflow_uri: str) -> dict:
-    config = AzureMLConfig(subscription_id=SUBSCRIPTION, resource_group=GROUP, workspace=WORKSPACE,
-                           pipes_account_url=BLOB_URL, pipes_container=CONTAINER, identity_client_id="mi-client-id",
-                           poll_interval_seconds=0.5)
+    config = AzureMLConfig(
+        subscription_id=SUBSCRIPTION,
+        resource_group=GROUP,
+        workspace=WORKSPACE,
+        pipes_account_url=BLOB_URL,
+        pipes_container=CONTAINER,
+        identity_client_id="mi-client-id",
+        poll_interval_seconds=0.5,
+    )
     return {
         "launcher": TrainingLauncher(mode="azureml", storage=STORAGE, azureml=config),
         "mlflow": MlflowResource(tracking_uri=mlflow_uri, experiment_name="dart-test"),
@@ -54,8 +60,12 @@ def test_lgbm_trains_as_a_cpu_job_and_reports_back(tmp_path, fake_account, ml_cl
     (fake_account / "hourly_features.parquet").write_bytes(features_parquet)
     instance = dg.DagsterInstance.ephemeral()
 
-    result = dg.materialize([lgbm_model], resources=_resources(mlflow_uri), instance=instance,
-                            run_config={"ops": {"lgbm_model": {"config": {"num_boost_round": 20}}}})
+    result = dg.materialize(
+        [lgbm_model],
+        resources=_resources(mlflow_uri),
+        instance=instance,
+        run_config={"ops": {"lgbm_model": {"config": {"num_boost_round": 20}}}},
+    )
 
     (job,) = ml_client.submitted
     assert result.success, ml_client.output(job.name)
@@ -68,13 +78,32 @@ def test_lgbm_trains_as_a_cpu_job_and_reports_back(tmp_path, fake_account, ml_cl
     assert job.tags == {"dagster_run_id": result.run_id, "dagster_asset": "lgbm_model", "model_family": "lgbm"}
     output = f"{STORAGE}models/lgbm/{result.run_id}"
     assert shlex.split(job.command) == [
-        "python", "-m", "dart_assets.remote.train", "--family", "lgbm", "--features", f"{STORAGE}hourly_features.parquet",
-        "--output", output, "--params", '{"num_boost_round": 20}', "--seed", "42", "--n-threads", "4"]
+        "python",
+        "-m",
+        "dart_assets.remote.train",
+        "--family",
+        "lgbm",
+        "--features",
+        f"{STORAGE}hourly_features.parquet",
+        "--output",
+        output,
+        "--params",
+        '{"num_boost_round": 20}',
+        "--seed",
+        "42",
+        "--n-threads",
+        "4",
+    ]
     env = job.environment_variables
-    assert {k: env[k] for k in ("DART_PIPES_TRANSPORT", "DART_PIPES_BLOB_ACCOUNT_URL", "MLFLOW_EXPERIMENT_NAME",
-                                "AZURE_CLIENT_ID")} == {
-        "DART_PIPES_TRANSPORT": "azure-blob", "DART_PIPES_BLOB_ACCOUNT_URL": BLOB_URL,
-        "MLFLOW_EXPERIMENT_NAME": "dart-test", "AZURE_CLIENT_ID": "mi-client-id"}
+    assert {
+        k: env[k]
+        for k in ("DART_PIPES_TRANSPORT", "DART_PIPES_BLOB_ACCOUNT_URL", "MLFLOW_EXPERIMENT_NAME", "AZURE_CLIENT_ID")
+    } == {
+        "DART_PIPES_TRANSPORT": "azure-blob",
+        "DART_PIPES_BLOB_ACCOUNT_URL": BLOB_URL,
+        "MLFLOW_EXPERIMENT_NAME": "dart-test",
+        "AZURE_CLIENT_ID": "mi-client-id",
+    }
     assert env["MLFLOW_TRACKING_URI"] == mlflow_uri
     assert {"DAGSTER_PIPES_CONTEXT", "DAGSTER_PIPES_MESSAGES"} <= env.keys()
     assert_round_trips(job, tmp_path)
@@ -108,12 +137,14 @@ def test_transient_submit_error_retries_but_a_failed_job_does_not(fake_account, 
     instance = dg.DagsterInstance.ephemeral()
     retry_fast = dg.RetryPolicy(max_retries=TRAINING_RETRY_POLICY.max_retries, delay=0)
     job_def = dg.Definitions(
-        assets=[xgb_model], resources=_resources(mlflow_uri),
+        assets=[xgb_model],
+        resources=_resources(mlflow_uri),
         jobs=[dg.define_asset_job("train", [xgb_model], op_retry_policy=retry_fast)],
     ).resolve_job_def("train")
 
-    result = job_def.execute_in_process(instance=instance, raise_on_error=False,
-                                        run_config={"ops": {"xgb_model": {"config": {"num_boost_round": 5}}}})
+    result = job_def.execute_in_process(
+        instance=instance, raise_on_error=False, run_config={"ops": {"xgb_model": {"config": {"num_boost_round": 5}}}}
+    )
 
     assert not result.success
     assert ml_client.submit_attempts == 2 and len(ml_client.submitted) == 1
@@ -123,8 +154,11 @@ def test_transient_submit_error_retries_but_a_failed_job_does_not(fake_account, 
     studio = ml_client.jobs.get(job.name).studio_url
     assert f"Azure ML job {job.name} ended Failed; logs: {studio}" in _step_failure(result)
     # The trainer's own error came back through Pipes before the job ended.
-    (closed,) = [e.dagster_event for e in instance.all_logs(result.run_id)
-                 if e.is_dagster_event and e.dagster_event.message == "[pipes] external process pipes closed with exception"]
+    (closed,) = [
+        e.dagster_event
+        for e in instance.all_logs(result.run_id)
+        if e.is_dagster_event and e.dagster_event.message == "[pipes] external process pipes closed with exception"
+    ]
     error = closed.engine_event_data.error
     assert error.cls_name == "FileNotFoundError" and "hourly_features.parquet" in error.message
 

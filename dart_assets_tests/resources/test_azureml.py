@@ -14,10 +14,20 @@ from dart_assets.resources.azureml import REPO_ROOT, AzureMLConfig, build_comman
 from dart_assets.resources.training_launcher import TrainingLauncher
 from dart_assets_tests.remote.azure_fixtures import BLOB_URL, CONTAINER, STORAGE, assert_round_trips
 
-WORKSPACE_ENV = {"AZURE_SUBSCRIPTION_ID": "0000-sub", "AZURE_RESOURCE_GROUP": "rg-dart-assets",
-                 "AZUREML_WORKSPACE": "mlw-dart"}
-OPTIONAL_ENV = ("AZUREML_CPU_CLUSTER", "AZUREML_GPU_CLUSTER", "AZUREML_ENVIRONMENT", "AZUREML_GPU_ENVIRONMENT",
-                "DART_PIPES_BLOB_ACCOUNT_URL", "DART_PIPES_CONTAINER", "AZUREML_COMPUTE_CLIENT_ID")
+WORKSPACE_ENV = {
+    "AZURE_SUBSCRIPTION_ID": "0000-sub",
+    "AZURE_RESOURCE_GROUP": "rg-dart-assets",
+    "AZUREML_WORKSPACE": "mlw-dart",
+}
+OPTIONAL_ENV = (
+    "AZUREML_CPU_CLUSTER",
+    "AZUREML_GPU_CLUSTER",
+    "AZUREML_ENVIRONMENT",
+    "AZUREML_GPU_ENVIRONMENT",
+    "DART_PIPES_BLOB_ACCOUNT_URL",
+    "DART_PIPES_CONTAINER",
+    "AZUREML_COMPUTE_CLIENT_ID",
+)
 
 
 @pytest.fixture
@@ -33,20 +43,32 @@ def test_defaults_from_workspace_env_and_abfss_storage(clean_env):
 
     config = AzureMLConfig.from_env(STORAGE)
 
-    assert (config.subscription_id, config.resource_group, config.workspace) == ("0000-sub", "rg-dart-assets", "mlw-dart")
+    assert (config.subscription_id, config.resource_group, config.workspace) == (
+        "0000-sub",
+        "rg-dart-assets",
+        "mlw-dart",
+    )
     assert (config.cluster("cpu"), config.cluster("gpu")) == ("cpu-cluster", "gpu-cluster")
     assert (config.environment("cpu"), config.environment("gpu")) == (
-        "azureml:dart-assets-cpu@latest", "azureml:dart-assets-gpu@latest")
+        "azureml:dart-assets-cpu@latest",
+        "azureml:dart-assets-gpu@latest",
+    )
     # Pipes blobs go to the Blob endpoint of DART_STORAGE's account and container.
     assert (config.pipes_account_url, config.pipes_container) == (BLOB_URL, CONTAINER)
     assert config.identity_client_id is None
 
 
 def test_env_overrides_every_default(clean_env):
-    values = {**WORKSPACE_ENV, "AZUREML_CPU_CLUSTER": "cpu-big", "AZUREML_GPU_CLUSTER": "gpu-a100",
-              "AZUREML_ENVIRONMENT": "dart-assets-cpu@latest", "AZUREML_GPU_ENVIRONMENT": "dart-assets-gpu:7",
-              "DART_PIPES_BLOB_ACCOUNT_URL": "https://other.blob.core.windows.net",
-              "DART_PIPES_CONTAINER": "dagster-pipes", "AZUREML_COMPUTE_CLIENT_ID": "mi-client-id"}
+    values = {
+        **WORKSPACE_ENV,
+        "AZUREML_CPU_CLUSTER": "cpu-big",
+        "AZUREML_GPU_CLUSTER": "gpu-a100",
+        "AZUREML_ENVIRONMENT": "dart-assets-cpu@latest",
+        "AZUREML_GPU_ENVIRONMENT": "dart-assets-gpu:7",
+        "DART_PIPES_BLOB_ACCOUNT_URL": "https://other.blob.core.windows.net",
+        "DART_PIPES_CONTAINER": "dagster-pipes",
+        "AZUREML_COMPUTE_CLIENT_ID": "mi-client-id",
+    }
     for name, value in values.items():
         clean_env.setenv(name, value)
 
@@ -54,7 +76,10 @@ def test_env_overrides_every_default(clean_env):
 
     assert (config.cluster("cpu"), config.cluster("gpu")) == ("cpu-big", "gpu-a100")
     assert (config.environment("cpu"), config.environment("gpu")) == ("dart-assets-cpu@latest", "dart-assets-gpu:7")
-    assert (config.pipes_account_url, config.pipes_container) == ("https://other.blob.core.windows.net", "dagster-pipes")
+    assert (config.pipes_account_url, config.pipes_container) == (
+        "https://other.blob.core.windows.net",
+        "dagster-pipes",
+    )
     assert config.identity_client_id == "mi-client-id"
 
 
@@ -76,15 +101,31 @@ def test_pipes_location_needs_abfss_storage_or_explicit_env(clean_env):
 
 @pytest.mark.parametrize("compute, family", [("cpu", "xgb"), ("gpu", "lstm")])
 def test_command_job_serialises_and_round_trips(compute, family, tmp_path):
-    config = AzureMLConfig(subscription_id="s", resource_group="g", workspace="w", pipes_account_url=BLOB_URL,
-                           pipes_container=CONTAINER, identity_client_id="mi-client-id")
+    config = AzureMLConfig(
+        subscription_id="s",
+        resource_group="g",
+        workspace="w",
+        pipes_account_url=BLOB_URL,
+        pipes_container=CONTAINER,
+        identity_client_id="mi-client-id",
+    )
     params = {"learning_rate": 0.03, "objective": "reg:absoluteerror"}
     argv = TrainingLauncher(mode="azureml", storage=STORAGE).command(family, params, 7, "run-1234", 4)
-    env = {"MLFLOW_TRACKING_URI": "azureml://southcentralus.api.azureml.ms/mlflow/v1.0/x",
-           "MLFLOW_EXPERIMENT_NAME": "dart-spread-forecaster"}
+    env = {
+        "MLFLOW_TRACKING_URI": "azureml://southcentralus.api.azureml.ms/mlflow/v1.0/x",
+        "MLFLOW_EXPERIMENT_NAME": "dart-spread-forecaster",
+    }
 
-    job = build_command_job(config, compute=compute, argv=argv, env=env, name=job_name(family, "run-1234"),
-                            display_name=f"train-{family}", experiment_name="dart-spread-forecaster", tags={"a": "b"})
+    job = build_command_job(
+        config,
+        compute=compute,
+        argv=argv,
+        env=env,
+        name=job_name(family, "run-1234"),
+        display_name=f"train-{family}",
+        experiment_name="dart-spread-forecaster",
+        tags={"a": "b"},
+    )
 
     assert job.compute == {"cpu": "cpu-cluster", "gpu": "gpu-cluster"}[compute]
     assert job.environment == f"azureml:dart-assets-{compute}@latest"
@@ -92,8 +133,12 @@ def test_command_job_serialises_and_round_trips(compute, family, tmp_path):
     words = shlex.split(job.command)
     assert words[:3] == ["python", "-m", "dart_assets.remote.train"]
     assert json.loads(words[words.index("--params") + 1]) == params  # the JSON survives the shell
-    assert job.environment_variables == {**env, "DART_PIPES_TRANSPORT": "azure-blob",
-                                         "DART_PIPES_BLOB_ACCOUNT_URL": BLOB_URL, "AZURE_CLIENT_ID": "mi-client-id"}
+    assert job.environment_variables == {
+        **env,
+        "DART_PIPES_TRANSPORT": "azure-blob",
+        "DART_PIPES_BLOB_ACCOUNT_URL": BLOB_URL,
+        "AZURE_CLIENT_ID": "mi-client-id",
+    }
     assert_round_trips(job, tmp_path)
 
 
@@ -110,15 +155,18 @@ def _http_error(status: int) -> HttpResponseError:
     return error
 
 
-@pytest.mark.parametrize("error, transient", [
-    (ServiceRequestError("connection reset"), True),
-    (ServiceResponseError("read timed out"), True),
-    (_http_error(429), True),
-    (_http_error(503), True),
-    (_http_error(400), False),  # e.g. an unknown environment: the same spec fails again
-    (_http_error(403), False),
-    (ResourceNotFoundError("compute cpu-cluster not found"), False),
-    (ValueError("bad"), False),
-])
+@pytest.mark.parametrize(
+    "error, transient",
+    [
+        (ServiceRequestError("connection reset"), True),
+        (ServiceResponseError("read timed out"), True),
+        (_http_error(429), True),
+        (_http_error(503), True),
+        (_http_error(400), False),  # e.g. an unknown environment: the same spec fails again
+        (_http_error(403), False),
+        (ResourceNotFoundError("compute cpu-cluster not found"), False),
+        (ValueError("bad"), False),
+    ],
+)
 def test_only_network_throttling_and_server_errors_are_transient(error, transient):
     assert is_transient(error) is transient

@@ -42,7 +42,9 @@ def write(manager, obj, key=KEY, **partitions) -> dg.OutputContext:
 
 
 def read(manager, key=KEY, **partitions):
-    return manager.load_input(dg.build_input_context(asset_key=key, asset_partitions_def=DAYS if partitions else None, **partitions))
+    return manager.load_input(
+        dg.build_input_context(asset_key=key, asset_partitions_def=DAYS if partitions else None, **partitions)
+    )
 
 
 def key_range(first: str, last: str) -> dict:
@@ -146,7 +148,9 @@ def fail_rename(monkeypatch):
 
 @pytest.mark.parametrize("failure", [half_write_then_fail, fail_rename], ids=["write", "rename"])
 @pytest.mark.parametrize("partitioned", [True, False], ids=["partitioned", "unpartitioned"])
-def test_a_failed_write_keeps_the_previous_file_and_leaves_no_temp_file(manager, tmp_path, monkeypatch, failure, partitioned):
+def test_a_failed_write_keeps_the_previous_file_and_leaves_no_temp_file(
+    manager, tmp_path, monkeypatch, failure, partitioned
+):
     where = {"partition_key": "2025-01-02"} if partitioned else {}
     path = tmp_path / "store" / "market" / ("prices/2025-01-02.parquet" if partitioned else "prices.parquet")
     old = table("2025-01-02", days=1)
@@ -173,8 +177,11 @@ def test_a_range_load_reads_only_materialized_partitions(manager):
 
 
 def test_nothing_materialized_is_a_clear_error(manager, tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"market/prices: no materialized partitions in 2025-01-04\.\.\.2025-01-06; "
-                                                r"materialize them first, e\.g\. dagster asset materialize .*--partition-range 2025-01-04\.\.\.2025-01-06"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"market/prices: no materialized partitions in 2025-01-04\.\.\.2025-01-06; "
+        r"materialize them first, e\.g\. dagster asset materialize .*--partition-range 2025-01-04\.\.\.2025-01-06",
+    ):
         read(manager, **key_range("2025-01-04", "2025-01-06"))
     write(manager, table("2025-01-01", days=1), partition_key="2025-01-01")
     with pytest.raises(FileNotFoundError, match="no materialized partitions in 2025-01-04"):

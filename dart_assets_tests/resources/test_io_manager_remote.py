@@ -67,12 +67,17 @@ def test_partition_range_splits_into_daily_files_in_memory():
     base = _memory_base()
     io_manager = ParquetIOManager(base_path=base)
 
-    result = dg.materialize([daily, daily_total], resources={"io_manager": io_manager}, tags=_range("2025-01-02", "2025-01-04"))
+    result = dg.materialize(
+        [daily, daily_total], resources={"io_manager": io_manager}, tags=_range("2025-01-02", "2025-01-04")
+    )
 
     assert result.success
     root = base.removeprefix("memory://")
     assert sorted(fsspec.filesystem("memory").ls(f"{root}/daily", detail=False)) == [
-        f"/{root}/daily/2025-01-02.parquet", f"/{root}/daily/2025-01-03.parquet", f"/{root}/daily/2025-01-04.parquet"]
+        f"/{root}/daily/2025-01-02.parquet",
+        f"/{root}/daily/2025-01-03.parquet",
+        f"/{root}/daily/2025-01-04.parquet",
+    ]
     # Downstream got the three materialized days back: 6 rows, values 0..5.
     assert result.output_for_node("daily_total").to_dict("records") == [{"total": 15, "rows": 6}]
 
@@ -80,7 +85,9 @@ def test_partition_range_splits_into_daily_files_in_memory():
 def test_unmaterialized_partitions_fail_with_the_command_that_makes_them():
     io_manager = ParquetIOManager(base_path=_memory_base())
 
-    with pytest.raises(FileNotFoundError, match=r"no materialized partitions in 2025-01-01\.\.\.2025-01-04; .*--partition-range"):
+    with pytest.raises(
+        FileNotFoundError, match=r"no materialized partitions in 2025-01-01\.\.\.2025-01-04; .*--partition-range"
+    ):
         dg.materialize([daily, daily_total], resources={"io_manager": io_manager}, selection=[daily_total])
 
 

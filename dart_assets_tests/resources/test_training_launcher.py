@@ -40,7 +40,10 @@ def test_compute_comes_from_the_op_tag_not_the_family():
     (failure,) = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
     assert "op tag dart/compute=None must be one of cpu, gpu" in failure.step_failure_data.error.message
     assert {name: a.op.tags[COMPUTE_TAG] for name, a in MODEL_ASSETS.items()} == {
-        "lgbm_model": "cpu", "xgb_model": "cpu", "deep_model": "gpu"}
+        "lgbm_model": "cpu",
+        "xgb_model": "cpu",
+        "deep_model": "gpu",
+    }
 
 
 def _train(launcher: TrainingLauncher, mlflow_uri: str, asset=lgbm_model) -> dg.ExecuteInProcessResult:
@@ -48,8 +51,11 @@ def _train(launcher: TrainingLauncher, mlflow_uri: str, asset=lgbm_model) -> dg.
     job = dg.Definitions(
         assets=[asset],
         resources={"launcher": launcher, "mlflow": MlflowResource(tracking_uri=mlflow_uri)},
-        jobs=[dg.define_asset_job("train", [asset],
-                                  op_retry_policy=dg.RetryPolicy(max_retries=TRAINING_RETRY_POLICY.max_retries))],
+        jobs=[
+            dg.define_asset_job(
+                "train", [asset], op_retry_policy=dg.RetryPolicy(max_retries=TRAINING_RETRY_POLICY.max_retries)
+            )
+        ],
     ).resolve_job_def("train")
     return job.execute_in_process(raise_on_error=False)
 
@@ -90,6 +96,8 @@ def test_local_training_failure_is_not_retried(tmp_path, mlflow_uri):
     result = _train(TrainingLauncher(mode="local", storage=str(tmp_path / "store")), mlflow_uri, catboost_model)
 
     message, retries = _failure_and_retries(result)
-    assert message.strip() == ("dagster._core.definitions.events.Failure: catboost training failed: "
-                               "ValueError: unknown model family 'catboost'; expected one of lgbm, xgb, lstm")
+    assert message.strip() == (
+        "dagster._core.definitions.events.Failure: catboost training failed: "
+        "ValueError: unknown model family 'catboost'; expected one of lgbm, xgb, lstm"
+    )
     assert retries == 0

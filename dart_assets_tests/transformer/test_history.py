@@ -95,7 +95,9 @@ def test_gaps_list_first_missing_hours_and_count(tmp_path, small_export):
     message = read_error(tmp_path, holes)
     assert "row 6:" in message  # the last reading before the first gap
     assert "8 missing hour(s)" in message
-    assert "2025-03-01 05:00, 2025-03-01 06:00, 2025-03-01 07:00, 2025-03-01 08:00, 2025-03-01 09:00 and 3 more" in message
+    assert (
+        "2025-03-01 05:00, 2025-03-01 06:00, 2025-03-01 07:00, 2025-03-01 08:00, 2025-03-01 09:00 and 3 more" in message
+    )
 
 
 @pytest.mark.parametrize("value", ["abc", "", "nan", "inf"])

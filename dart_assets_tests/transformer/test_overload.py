@@ -46,7 +46,9 @@ def test_overload_matches_the_generators_known_trend(summary, generator):
 
 
 def test_band_edges_bracket_the_first_overload(summary):
-    earliest, first, latest = (pd.Timestamp(summary[k]) for k in ("earliest_first_overload", "first_overload", "latest_first_overload"))
+    earliest, first, latest = (
+        pd.Timestamp(summary[k]) for k in ("earliest_first_overload", "first_overload", "latest_first_overload")
+    )
     assert earliest <= first <= latest
 
 
