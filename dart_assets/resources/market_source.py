@@ -60,4 +60,4 @@ class MarketDataSource(dg.ConfigurableResource):
         """
         if self.source != "synthetic":
             return None
-        return synthetic.system_conditions(day, day)[[*schemas.KEY_COLUMNS, *schemas.DRIVER_FORECASTS]]
+        return synthetic.system_conditions(day, day)[[*schemas.KEY_COLUMNS, *schemas.SYSTEM_FORECASTS]]
