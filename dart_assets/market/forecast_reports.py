@@ -52,7 +52,6 @@ from dart_assets.market.schemas import MarketDataError
 class ForecastReport(ercot.Report):
     """A forecast report: its required headers (columns) plus whether to keep only ERCOT's in-use model."""
 
-    code: str = ""
     in_use_only: bool = False
 
     @property
@@ -78,7 +77,7 @@ def _report(code: str, title: str, values: dict[str, str], in_use_only: bool = F
     number = code.removesuffix("-CD").replace("-", "-?")  # NP4-742-CD -> np4-?742
     columns = {"date": DATE, "hour": HOUR, **({"in_use": IN_USE} if in_use_only else {})}
     columns |= {column: (header,) for header, column in values.items()}
-    return ForecastReport(f"{title} ({code})", re.compile(number, re.IGNORECASE), columns, code, in_use_only)
+    return ForecastReport(f"{title} ({code})", re.compile(number, re.IGNORECASE), columns, in_use_only)
 
 
 _SOLAR_REGIONS = ("CenterWest", "NorthWest", "FarWest", "FarEast", "SouthEast", "CenterEast")
@@ -117,7 +116,6 @@ REPORTS = (
         },
     ),
 )
-REPORTS_BY_CODE = {report.code: report for report in REPORTS}
 _LONG_KEY = ["column", "posted_utc", "date", "hour", "repeated"]
 
 
@@ -129,20 +127,12 @@ def read_folder(folder: str | Path, start: dt.date, end: dt.date) -> pd.DataFram
     if not found:
         return None
     parts = [
-        report_rows(report, raw, label, start, end, posting_time(label))
+        _rows(report, raw, label, start, end, posting_time(label))
         for report, path in found
         if _may_cover(path.name, start, end)
         for label, raw in ercot.report_tables(path, start, end)
     ]
-    return forecast_table(parts, str(folder))
-
-
-def read_frame(
-    code: str, raw: pd.DataFrame, label: str, start: dt.date, end: dt.date, posted: pd.Timestamp | None = None
-) -> pd.DataFrame:
-    """driver_forecasts from one report's table already in memory (e.g. a download), in either layout; posted is
-    the posting time (UTC) when the table has no postedDatetime column."""
-    return forecast_table([report_rows(REPORTS_BY_CODE[code], raw, label, start, end, posted)], label)
+    return _table(parts, str(folder))
 
 
 def posting_time(name: str) -> pd.Timestamp | None:
@@ -174,7 +164,7 @@ def _may_cover(name: str, start: dt.date, end: dt.date) -> bool:
     return pd.Timestamp(start) - REACH_BEFORE_START <= day <= pd.Timestamp(end) + REACH_AFTER_END
 
 
-def report_rows(
+def _rows(
     report: ForecastReport,
     raw: pd.DataFrame,
     label: str,
@@ -226,7 +216,7 @@ def report_rows(
     return long.dropna(subset=["value"])
 
 
-def forecast_table(parts: list[pd.DataFrame], source: str) -> pd.DataFrame:
+def _table(parts: list[pd.DataFrame], source: str) -> pd.DataFrame:
     """Long rows of any reports -> the validated driver_forecasts table, one row per (delivery hour, posting)."""
     long = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if long.empty:

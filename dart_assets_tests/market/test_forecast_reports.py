@@ -232,9 +232,9 @@ def api_day(day: str, hours: list[int], **columns) -> pd.DataFrame:
     )
 
 
-def test_api_fall_back_day_without_dstflag_takes_the_second_hour_02_as_repeated():
-    raw = api_day("2024-11-03", [1, 2, 2, *range(3, 25)])
-    table = forecast_reports.read_frame("NP4-745-CD", raw, "np4-745-cd pull", FALL, FALL)
+def test_api_fall_back_day_without_dstflag_takes_the_second_hour_02_as_repeated(tmp_path):
+    api_day("2024-11-03", [1, 2, 2, *range(3, 25)]).to_csv(tmp_path / "np4-745-cd.csv", index=False)
+    table = read(tmp_path, FALL)
 
     assert len(table) == 25 and table.timestamp_utc.is_unique
     repeated = table[table.repeated_hour].iloc[0]
@@ -246,10 +246,11 @@ def test_api_fall_back_day_without_dstflag_takes_the_second_hour_02_as_repeated(
     assert set(table.posted_utc) == {utc("2024-11-02 14:55")}
 
 
-def test_api_dstflag_and_posting_times_with_an_offset_or_in_the_repeated_hour():
+def test_api_dstflag_and_posting_times_with_an_offset_or_in_the_repeated_hour(tmp_path):
     raw = api_day("2024-11-03", [1, 2, 2, *range(3, 25)], DSTFlag=[False, True, False, *[False] * 22])
     raw["postedDatetime"] = ["2024-11-03T01:55:00"] * 2 + ["2024-11-02T09:55:00-05:00"] * 23
-    table = forecast_reports.read_frame("NP4-745-CD", raw, "np4-745-cd pull", FALL, FALL)
+    raw.to_parquet(tmp_path / "np4-745-cd.parquet", index=False)
+    table = read(tmp_path, FALL)
 
     by_posting = table.groupby("posted_utc").size().to_dict()
     # The repeated 1 a.m. reads as the later, standard-time instant; an explicit offset is kept.
