@@ -1,10 +1,12 @@
-"""Read ERCOT's own report files (DAM/RTM settlement point prices, hourly native load) into the tidy tables.
+"""Read ERCOT's own report files (DAM/RTM settlement point prices, hourly native load, day-ahead driver
+forecasts) into the tidy tables.
 
 Users drop whatever they downloaded from ERCOT into a folder: the yearly NP4-180-ER / NP6-785-ER workbooks
-(one sheet per month), the daily NP4-190-CD / NP6-905-CD CSVs (plain or zipped, as the MIS serves them) and
-the hourly native-load archive. Files are recognised by name, columns by header (case, spaces and underscores
-ignored), and every problem surfaces as one MarketDataError naming the file, the sheet and the row as the user
-sees it in Excel or a text editor, so a bad download can be found and fixed.
+(one sheet per month), the daily NP4-190-CD / NP6-905-CD CSVs (plain or zipped, as the MIS serves them), the
+hourly native-load archive and the wind, solar and load forecast reports (see forecast_reports). Files are
+recognised by name, columns by header (case, spaces and underscores ignored), and every problem surfaces as one
+MarketDataError naming the file, the sheet and the row as the user sees it in Excel or a text editor, so a bad
+download can be found and fixed. A requested day the files do not cover is simply absent from the tables.
 """
 
 from __future__ import annotations
@@ -105,16 +107,15 @@ _ROW_COLUMNS = {  # every parsed row, whatever its report; _label/_row say where
 
 def read_dam(folder: str | Path, start: dt.date, end: dt.date, points: list[str]) -> pd.DataFrame:
     """Hourly DAM settlement point prices for delivery dates start..end (inclusive) and the given points."""
-    rows = select_points(_collect(folder, DAM, start, end), "point", points, f"{folder} ({DAM.title})", start, end)
-    rows = _drop_duplicates(rows, ["point", "date", "hour", "repeated"], per_hour=1)
+    rows = _points_in_range(folder, DAM, start, end, points)
+    rows = drop_duplicates(rows, ["point", "date", "hour", "repeated"], per_hour=1)
     return finish("dam_prices", _tidy(rows, "dam_price"), str(folder))
 
 
 def read_rtm(folder: str | Path, start: dt.date, end: dt.date, points: list[str]) -> pd.DataFrame:
     """Hourly RTM prices: the mean of ERCOT's four 15-minute settlement point prices in each delivery hour."""
-    rows = select_points(_collect(folder, RTM, start, end), "point", points, f"{folder} ({RTM.title})", start, end)
-    rows = _prefer_types(rows)
-    rows = _drop_duplicates(rows, ["point", "date", "hour", "repeated", "interval"], per_hour=INTERVALS_PER_HOUR)
+    rows = _prefer_types(_points_in_range(folder, RTM, start, end, points))
+    rows = drop_duplicates(rows, ["point", "date", "hour", "repeated", "interval"], per_hour=INTERVALS_PER_HOUR)
     return finish("rtm_prices", _tidy(_hourly_mean(rows), "rtm_price"), str(folder))
 
 
@@ -123,11 +124,30 @@ def read_system(folder: str | Path, start: dt.date, end: dt.date) -> pd.DataFram
 
     Hours the archive does not cover are simply absent (a 2024 archive asked for 2025 gives an empty table).
     """
-    if not _find(folder, LOAD):
+    if not find_files(folder, LOAD):
         return None
-    rows = _drop_duplicates(_collect(folder, LOAD, start, end), ["date", "hour", "repeated"], per_hour=1)
+    rows = drop_duplicates(_collect(folder, LOAD, start, end), ["date", "hour", "repeated"], per_hour=1)
     frame = _tidy(rows, "load_mw").drop(columns="settlement_point")
     return finish("system_conditions", frame, str(folder))
+
+
+def read_forecasts(folder: str | Path, start: dt.date, end: dt.date) -> pd.DataFrame | None:
+    """ERCOT's wind, solar and load forecasts for delivery dates start..end as driver_forecasts, one row per delivery
+    hour and posting (every posting in the folder); None when the folder holds no forecast report."""
+    from dart_assets.market import forecast_reports  # it builds on this module's helpers
+
+    return forecast_reports.read_folder(folder, start, end)
+
+
+def _points_in_range(
+    folder: str | Path, report: Report, start: dt.date, end: dt.date, points: list[str]
+) -> pd.DataFrame:
+    """The report's rows for the points in start..end. No rows at all in the range is a gap (days the files do not
+    cover); rows for other points but none for a requested one mean the point is not in these reports."""
+    rows = _collect(folder, report, start, end)
+    if rows.empty:
+        return rows
+    return select_points(rows, "point", points, f"{folder} ({report.title})", start, end)
 
 
 # ----------------------------------------------------------------------------------------------- shared helpers
@@ -151,16 +171,20 @@ def parse_numbers(values: pd.Series, label: str, what: str, allow_missing: bool 
 
 
 def select_points(
-    rows: pd.DataFrame, column: str, points: list[str], source: str, start: dt.date, end: dt.date
+    rows: pd.DataFrame,
+    column: str,
+    points: list[str],
+    source: str,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
 ) -> pd.DataFrame:
-    """Rows of the requested settlement points; a point with no rows at all is an error listing what exists."""
+    """Rows of the requested settlement points; a point with no rows at all is an error listing what exists.
+    start..end, when given, are the delivery dates the rows were limited to (for the message)."""
     available = sorted(rows[column].unique())
     missing = [p for p in points if p not in set(available)]
     if missing:
-        raise MarketDataError(
-            f"{source}: settlement point(s) {missing} not found for delivery dates {start}..{end}; "
-            f"available: {available or 'none (no rows in that date range)'}"
-        )
+        scope = f"for delivery dates {start}..{end}" if start is not None else "in any row"
+        raise MarketDataError(f"{source}: settlement point(s) {missing} not found {scope}; available: {available}")
     return rows[rows[column].isin(points)]
 
 
@@ -175,9 +199,16 @@ def csv_cells(source) -> pd.DataFrame:
     return frame.dropna(how="all")
 
 
+def parquet_cells(source) -> pd.DataFrame:
+    """A Parquet table with its own dtypes, indexed by 1-based row number."""
+    frame = pd.read_parquet(source)
+    return frame.set_axis(pd.RangeIndex(1, len(frame) + 1), axis=0)
+
+
 def finish(kind: str, frame: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Sort by (timestamp_utc, settlement_point) and validate; the index names each row's origin until then."""
-    keys = [c for c in ("timestamp_utc", "settlement_point") if c in frame]
+    """Sort by (timestamp_utc, settlement_point or posted_utc) and validate; the index names each row's origin
+    until then."""
+    keys = [c for c in ("timestamp_utc", "settlement_point", schemas.POSTED_COLUMN) if c in frame]
     frame = frame.sort_values(keys, kind="stable")
     return schemas.validate(kind, frame, source).reset_index(drop=True)
 
@@ -185,7 +216,8 @@ def finish(kind: str, frame: pd.DataFrame, source: str) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------- finding and reading
 
 
-def _find(folder: str | Path, report: Report) -> list[Path]:
+def find_files(folder: str | Path, report: Report, suffixes: set[str] = _SUFFIXES) -> list[Path]:
+    """The report's files anywhere under folder, recognised by name."""
     root = Path(folder)
     if not root.is_dir():
         raise MarketDataError(f"{root}: market data folder does not exist")
@@ -193,7 +225,7 @@ def _find(folder: str | Path, report: Report) -> list[Path]:
         p
         for p in root.rglob("*")
         if p.is_file()
-        and p.suffix.lower() in _SUFFIXES
+        and p.suffix.lower() in suffixes
         and not p.name.startswith(("~$", "."))  # Excel lock files, hidden files
         and report.names.search(p.name)
     )
@@ -201,17 +233,18 @@ def _find(folder: str | Path, report: Report) -> list[Path]:
 
 def _collect(folder: str | Path, report: Report, start: dt.date, end: dt.date) -> pd.DataFrame:
     """Parsed rows of every table of the report in the folder, limited to delivery dates start..end."""
-    files = _find(folder, report)
+    files = find_files(folder, report)
     if not files:
         raise MarketDataError(f"{folder}: no {report.title} files found")
-    parts = [_parse(raw, label, report, start, end) for path in files for label, raw in _tables(path, start, end)]
+    parts = [_parse(raw, label, report, start, end) for path in files for label, raw in report_tables(path, start, end)]
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in _ROW_COLUMNS.items()})
     return pd.concat(parts, ignore_index=True)
 
 
-def _tables(path: Path, start: dt.date, end: dt.date) -> Iterator[tuple[str, pd.DataFrame]]:
-    """(label, raw cells) for each CSV or relevant workbook sheet in a file or zip; index = row number as shown."""
+def report_tables(path: Path, start: dt.date, end: dt.date) -> Iterator[tuple[str, pd.DataFrame]]:
+    """(label, raw cells) for each CSV, Parquet or relevant workbook sheet in a file or zip; index = row number as
+    shown. The label names the file (and zip member) so errors point into it."""
     if path.suffix.lower() != ".zip":
         yield from _member_tables(str(path), path.name, path, start, end)
         return
@@ -228,6 +261,8 @@ def _member_tables(label: str, name: str, source, start: dt.date, end: dt.date) 
     suffix = Path(name).suffix.lower()
     if suffix == ".csv":
         yield label, csv_cells(source)
+    elif suffix == ".parquet":
+        yield label, parquet_cells(source)
     elif suffix == ".xlsx":
         yield from _workbook_tables(label, name, source, start, end)
 
@@ -273,17 +308,17 @@ def _sheet_cells(sheet) -> pd.DataFrame:
 
 def _parse(raw: pd.DataFrame, label: str, report: Report, start: dt.date, end: dt.date) -> pd.DataFrame:
     """One raw table -> rows with the _ROW_COLUMNS fields (those the report has), in start..end, with UTC times."""
-    fields = _fields(raw, label, report)
+    fields = header_fields(raw, label, report)
     if report is LOAD:
         fields = _split_load_hour_ending(fields, label)
-    date = _dates(fields["date"], label)
+    date = parse_dates(fields["date"], label)
     keep = date.between(pd.Timestamp(start), pd.Timestamp(end))
     fields, date = fields[keep], date[keep]
     rows = pd.DataFrame(
         {
             "date": date,
-            "hour": _whole_numbers(fields["hour"], label, "hour ending"),
-            "repeated": _flags(fields["repeated"], label),
+            "hour": whole_numbers(fields["hour"], label, "hour ending"),
+            "repeated": flags(fields["repeated"], label),
         },
         index=fields.index,
     )
@@ -293,7 +328,7 @@ def _parse(raw: pd.DataFrame, label: str, report: Report, start: dt.date, end: d
         rows["point"] = _names(fields["point"], label, "settlement point")
         rows["value"] = parse_numbers(fields["price"], label, "settlement point price")
     if "interval" in fields:
-        rows["interval"] = _whole_numbers(fields["interval"], label, "delivery interval")
+        rows["interval"] = whole_numbers(fields["interval"], label, "delivery interval")
         fail_first(
             fields["interval"],
             ~rows["interval"].between(1, INTERVALS_PER_HOUR),
@@ -302,15 +337,15 @@ def _parse(raw: pd.DataFrame, label: str, report: Report, start: dt.date, end: d
         )
     if "type" in fields:
         rows["type"] = _names(fields["type"], label, "settlement point type").str.upper()
-    rows["timestamp_utc"] = _utc(rows, label)
+    rows["timestamp_utc"] = utc_hours(rows, label)
     return rows.assign(_label=label, _row=rows.index).reset_index(drop=True)
 
 
-def _fields(raw: pd.DataFrame, label: str, report: Report) -> pd.DataFrame:
+def header_fields(raw: pd.DataFrame, label: str, report: Report) -> pd.DataFrame:
     """The report's columns renamed to field names; a missing one lists the expected and the found headers."""
-    by_key = {_header_key(c): c for c in raw.columns}
+    by_key = {header_key(c): c for c in raw.columns}
     found = {
-        field: next((by_key[_header_key(h)] for h in headers if _header_key(h) in by_key), None)
+        field: next((by_key[header_key(h)] for h in headers if header_key(h) in by_key), None)
         for field, headers in report.columns.items()
     }
     missing = [" or ".join(report.columns[f]) for f, column in found.items() if column is None]
@@ -322,7 +357,7 @@ def _fields(raw: pd.DataFrame, label: str, report: Report) -> pd.DataFrame:
     return raw[list(found.values())].set_axis(list(found), axis=1)
 
 
-def _header_key(header) -> str:
+def header_key(header) -> str:
     return re.sub(r"[^a-z0-9]", "", str(header).lower())
 
 
@@ -350,7 +385,7 @@ def _split_load_hour_ending(fields: pd.DataFrame, label: str) -> pd.DataFrame:
     )
 
 
-def _dates(values: pd.Series, label: str) -> pd.Series:
+def parse_dates(values: pd.Series, label: str) -> pd.Series:
     """Naive midnight delivery dates from MM/DD/YYYY (or ISO) text or spreadsheet date cells."""
     is_text = values.map(lambda v: isinstance(v, str))
     text = values[is_text].str.strip()
@@ -363,17 +398,18 @@ def _dates(values: pd.Series, label: str) -> pd.Series:
     return dates.dt.normalize()
 
 
-def _whole_numbers(values: pd.Series, label: str, what: str) -> pd.Series:
+def whole_numbers(values: pd.Series, label: str, what: str) -> pd.Series:
     """Integers from 7, 7.0, '07' or ERCOT's '07:00' hour-ending text."""
     numbers = pd.to_numeric(values.astype(str).str.strip().str.replace(r":00$", "", regex=True), errors="coerce")
     fail_first(values, numbers.isna() | (numbers % 1 != 0), label, f"{what} {{value!r}} is not a whole number")
     return numbers.astype("int64")
 
 
-def _flags(values: pd.Series, label: str) -> pd.Series:
-    flags = values.map(lambda v: str(v).strip().upper()).map({"N": False, "Y": True, "FALSE": False, "TRUE": True})
-    fail_first(values, flags.isna(), label, "repeated hour flag {value!r} is not Y or N")
-    return flags.astype(bool)
+def flags(values: pd.Series, label: str, what: str = "repeated hour flag") -> pd.Series:
+    """Booleans from Y/N (ERCOT's CSVs) or true/false (its API)."""
+    parsed = values.map(lambda v: str(v).strip().upper()).map({"N": False, "Y": True, "FALSE": False, "TRUE": True})
+    fail_first(values, parsed.isna(), label, f"{what} {{value!r}} is not Y or N")
+    return parsed.astype(bool)
 
 
 def _names(values: pd.Series, label: str, what: str) -> pd.Series:
@@ -382,7 +418,7 @@ def _names(values: pd.Series, label: str, what: str) -> pd.Series:
     return values.astype(str).str.strip()
 
 
-def _utc(rows: pd.DataFrame, label: str) -> pd.Series:
+def utc_hours(rows: pd.DataFrame, label: str) -> pd.Series:
     """UTC hour beginning per row, converting each distinct (date, hour, flag) once; bad hours name their row."""
     times = rows[["date", "hour", "repeated"]].drop_duplicates()
     try:
@@ -403,7 +439,7 @@ def _prefer_types(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[rank == best]
 
 
-def _drop_duplicates(rows: pd.DataFrame, key: list[str], per_hour: int) -> pd.DataFrame:
+def drop_duplicates(rows: pd.DataFrame, key: list[str], per_hour: int) -> pd.DataFrame:
     """Drop the same row read from overlapping files; reject a row repeated within one table (more hours than
     the day has) and the same key with conflicting values in different files."""
     duplicated = rows.duplicated(key, keep=False)
@@ -414,7 +450,7 @@ def _drop_duplicates(rows: pd.DataFrame, key: list[str], per_hour: int) -> pd.Da
     if len(again):
         extra = again.iloc[0]
         where = _describe(extra)
-        day = [c for c in ("_label", "point", "date") if c in rows]
+        day = [c for c in ("_label", "point", "column", "posted_utc", "date") if c in rows]
         count = int((rows[day] == extra[day]).all(axis=1).sum())
         allowed = timeutil.hours_in_day(extra["date"]) * per_hour
         unit = "hour" if per_hour == 1 else "15-minute interval"
@@ -437,8 +473,9 @@ def _drop_duplicates(rows: pd.DataFrame, key: list[str], per_hour: int) -> pd.Da
 
 
 def _describe(row: pd.Series) -> str:
-    point = f" for {row['point']}" if "point" in row else ""
-    return f"{row['date']:%Y-%m-%d}{point}"
+    what = f" for {row['point']}" if "point" in row else f" for {row['column']}" if "column" in row else ""
+    posted = f" in the posting of {row['posted_utc']:%Y-%m-%d %H:%M:%S} UTC" if "posted_utc" in row else ""
+    return f"{row['date']:%Y-%m-%d}{what}{posted}"
 
 
 def _slot(row: pd.Series) -> str:

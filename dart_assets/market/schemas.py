@@ -117,6 +117,9 @@ FORECAST_SCHEMA = pa.DataFrameSchema(
     },
     strict=True,
     ordered=False,
+    # One row per delivery hour and posting: two rows for the same pair would make "the latest posting" ambiguous.
+    unique=["timestamp_utc", POSTED_COLUMN],
+    report_duplicates="exclude_first",
 )
 
 SCHEMAS = {
@@ -168,7 +171,10 @@ def validate(kind: str, frame: pd.DataFrame, source: str) -> pd.DataFrame:
                 if row.schema_context == "Column"
                 else (f" {row.failure_case!r}" if at == "table" else "")
             )
-            lines.append(f"{at}: {what}{row.check}{value}")
+            check = (
+                "duplicate " + "/".join(UNIQUE_KEYS[kind]) if row.check == "multiple_fields_uniqueness" else row.check
+            )
+            lines.append(f"{at}: {what}{check}{value}")
         raise MarketDataError(
             f"{source}: {kind} failed validation ({len(cases)} problem(s)):\n  " + "\n  ".join(lines)
         ) from None

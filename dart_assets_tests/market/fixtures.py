@@ -19,6 +19,20 @@ import pandas as pd
 
 from dart_assets.market import timeutil
 
+
+def _shared_data() -> Path:
+    """The real ERCOT extracts: ../shared/data beside the checkout (a worktree sits one level deeper)."""
+    checkout = Path(__file__).resolve().parents[2]
+    for parent in checkout.parents:
+        if (parent / "shared" / "data" / "SOURCE.md").is_file():
+            return parent / "shared" / "data"
+    return checkout.parent / "shared" / "data"
+
+
+SHARED = _shared_data()
+# Small files in ERCOT's forecast report layouts, cut from the real extracts (see the README beside them).
+FORECAST_FIXTURES = Path(__file__).parent / "data" / "ercot_forecasts"
+
 DAM_HEADER = ("Delivery Date", "Hour Ending", "Repeated Hour Flag", "Settlement Point", "Settlement Point Price")
 RTM_HEADER = (
     "Delivery Date",
@@ -197,8 +211,8 @@ def tidy_table(days: Iterable[dt.date], points: Iterable[str] = POINTS) -> pd.Da
     for day in days:
         hours = timeutil.day_hours(day)
         for point in points:
-            dam = [dam_price(day, h, r, point) for h, r in zip(hours.hour_ending, hours.repeated_hour)]
-            load = [ercot_load(day, h, r) for h, r in zip(hours.hour_ending, hours.repeated_hour)]
+            dam = [dam_price(day, h, r, point) for h, r in zip(hours.hour_ending, hours.repeated_hour, strict=True)]
+            load = [ercot_load(day, h, r) for h, r in zip(hours.hour_ending, hours.repeated_hour, strict=True)]
             frames.append(
                 pd.DataFrame(
                     {

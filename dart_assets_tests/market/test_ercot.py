@@ -13,7 +13,7 @@ from dart_assets.market import ercot, schemas
 from dart_assets.market.schemas import MarketDataError
 from dart_assets_tests.market import fixtures as fx
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SHARED = fx.SHARED
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real ERCOT extracts not found at {SHARED}")
 
 D = dt.date
@@ -124,6 +124,14 @@ def test_date_range_and_points_are_filtered(tmp_path):
     assert len(dam) == 48
 
 
+def test_days_the_files_do_not_cover_give_empty_tables(dam_folder, rtm_folder):
+    for day in (D(2024, 1, 20), D(2024, 6, 1)):  # a month sheet without that day, and no sheet for the month
+        dam = ercot.read_dam(dam_folder, day, day, ["HB_NORTH", "HB_WEST"])
+        rtm = ercot.read_rtm(rtm_folder, day, day, ["HB_NORTH"])
+        assert dam.empty and list(dam.columns) == schemas.DAM_COLUMNS
+        assert rtm.empty and list(rtm.columns) == schemas.RTM_COLUMNS
+
+
 def test_only_month_sheets_overlapping_the_range_are_read(tmp_path):
     rows = fx.dam_rows([D(2024, 1, 5), D(2024, 3, 5)])
     rows[1] = ("not a date", *rows[1][1:])  # breaks the Jan sheet only
@@ -229,7 +237,7 @@ def test_price_beyond_the_cap_fails_validation_naming_file_and_row(tmp_path):
 
 def test_missing_column_lists_expected_and_found(tmp_path):
     path = fx.write_xlsx(
-        tmp_path / "DAMLZHBSPP_2024.xlsx", fx.DAM_HEADER[:4] + ("Price",), {"Jan": fx.dam_rows([fx.NORMAL_DAY])}
+        tmp_path / "DAMLZHBSPP_2024.xlsx", (*fx.DAM_HEADER[:4], "Price"), {"Jan": fx.dam_rows([fx.NORMAL_DAY])}
     )
     with pytest.raises(MarketDataError) as caught:
         ercot.read_dam(tmp_path, *ALL, ["HB_NORTH"])
@@ -296,7 +304,7 @@ def test_requested_point_missing_lists_available(dam_folder):
 
 
 def test_no_report_files_in_folder(tmp_path):
-    with pytest.raises(MarketDataError, match="no RTM settlement point prices .* files found"):
+    with pytest.raises(MarketDataError, match=r"no RTM settlement point prices .* files found"):
         ercot.read_rtm(tmp_path, *ALL, ["HB_NORTH"])
 
 

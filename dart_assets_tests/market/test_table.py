@@ -144,3 +144,126 @@ def test_duplicate_timestamp_and_point(tmp_path):
 def test_requested_point_missing_lists_available(tmp_path):
     message = read_error(tmp_path, fx.tidy_table([fx.NORMAL_DAY]), ["HB_WEST"])
     assert re.search(r"\['HB_WEST'\] not found .* available: \['HB_NORTH', 'LZ_HOUSTON'\]", message)
+
+
+# ------------------------------------------------------------------------------------------------ driver forecasts
+
+FORECASTS = ["load_forecast_mw", "wind_forecast_mw", "wind_forecast_west_mw"]
+
+
+def with_forecasts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Forecast columns as the shared real file carries them: posted D-1 at 09:55 Central, as ISO text in UTC."""
+    day = frame.timestamp_utc.dt.tz_convert("America/Chicago").dt.tz_localize(None).dt.normalize()
+    posted = (day - pd.Timedelta(days=1) + pd.Timedelta("09:55:00")).dt.tz_localize("America/Chicago")
+    return frame.assign(
+        load_forecast_mw=frame.load_mw + 100.0,
+        wind_forecast_mw=20_000.0,
+        wind_forecast_west_mw=12_000.0 + frame.index % 7,
+        forecast_posted_utc=posted.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+
+
+def test_forecast_columns_go_to_driver_forecasts_with_their_posting_time(tmp_path):
+    path = write_csv(tmp_path / "tidy.csv", with_forecasts(fx.tidy_table(DAYS)))
+
+    tables = table.read_table(path, *ALL, POINTS)
+
+    assert set(tables) == set(schemas.MARKET_TABLES)
+    assert list(tables["system_conditions"].columns) == [*schemas.KEY_COLUMNS, "load_mw"]
+    forecasts = tables["driver_forecasts"]
+    assert list(forecasts.columns) == [*schemas.FORECAST_KEY_COLUMNS, *FORECASTS]
+    assert len(forecasts) == 24 + 25 and forecasts.timestamp_utc.is_unique
+    posted = forecasts.groupby("delivery_date").posted_utc.unique().map(list).to_dict()
+    assert posted == {
+        pd.Timestamp(fx.NORMAL_DAY): [utc("2024-01-01 15:55")],  # 09:55 CST
+        pd.Timestamp(fx.FALL_BACK): [utc("2024-11-02 14:55")],  # 09:55 CDT
+    }
+    first = forecasts.iloc[0]
+    # System-wide: the mean over the points (LZ_HOUSTON's load is 10 MW higher, its west wind row index 24 further).
+    assert first.load_forecast_mw == fx.ercot_load(fx.NORMAL_DAY, 1, False) + 100.0 + 5.0
+    assert first.wind_forecast_west_mw == 12_000.0 + (0 + 24 % 7) / 2
+
+
+def test_each_posting_is_its_own_row(tmp_path):
+    tidy = with_forecasts(fx.tidy_table([fx.NORMAL_DAY]))
+    later = tidy.settlement_point == "LZ_HOUSTON"
+    tidy.loc[later, "forecast_posted_utc"] = "2024-01-01T16:55:00Z"
+    path = write_csv(tmp_path / "tidy.csv", tidy)
+
+    forecasts = table.read_table(path, *ALL, POINTS)["driver_forecasts"]
+
+    assert len(forecasts) == 48
+    assert forecasts.groupby("timestamp_utc").posted_utc.apply(list).iloc[0] == [
+        utc("2024-01-01 15:55"),
+        utc("2024-01-01 16:55"),
+    ]
+    assert forecasts.load_forecast_mw.iloc[1] == fx.ercot_load(fx.NORMAL_DAY, 1, False) + 100.0 + 10.0
+
+
+def test_forecasts_without_a_posting_time_are_refused(tmp_path):
+    tidy = with_forecasts(fx.tidy_table([fx.NORMAL_DAY])).drop(columns="forecast_posted_utc")
+    message = read_error(tmp_path, tidy)
+    assert "forecast column(s) ['load_forecast_mw', 'wind_forecast_mw', 'wind_forecast_west_mw'] need a" in message
+    assert "forecast_posted_utc column" in message and "add it, or drop the forecast columns" in message
+
+
+def test_forecast_values_with_a_blank_posting_time_name_the_line(tmp_path):
+    tidy = with_forecasts(fx.tidy_table([fx.NORMAL_DAY]))
+    tidy.loc[4, "forecast_posted_utc"] = None
+    assert "row 6: forecast values but no forecast_posted_utc" in read_error(tmp_path, tidy)
+
+
+def test_a_row_without_forecasts_needs_no_posting_time(tmp_path):
+    tidy = with_forecasts(fx.tidy_table([fx.NORMAL_DAY], ["HB_NORTH"]))
+    tidy.loc[4, [*FORECASTS, "forecast_posted_utc"]] = None
+    path = write_csv(tmp_path / "tidy.csv", tidy)
+
+    tables = table.read_table(path, *ALL, ["HB_NORTH"])
+    assert (len(tables["dam_prices"]), len(tables["driver_forecasts"])) == (24, 23)
+
+
+def test_a_gap_in_the_file_is_absent_not_an_error(tmp_path):
+    days = [dt.date(2024, 1, 1), dt.date(2024, 1, 4)]
+    path = write_csv(tmp_path / "tidy.csv", with_forecasts(fx.tidy_table(days)))
+
+    gap = table.read_table(path, dt.date(2024, 1, 2), dt.date(2024, 1, 3), POINTS)
+    assert all(gap[kind].empty for kind in schemas.MARKET_TABLES)
+    around = table.read_table(path, dt.date(2024, 1, 1), dt.date(2024, 1, 4), POINTS)
+    assert around["dam_prices"].delivery_date.dt.day.unique().tolist() == [1, 4]
+    assert around["driver_forecasts"].delivery_date.dt.day.unique().tolist() == [1, 4]
+
+
+def test_a_point_missing_from_the_whole_file_is_an_error_even_in_a_gap(tmp_path):
+    path = write_csv(tmp_path / "tidy.csv", fx.tidy_table([dt.date(2024, 1, 1)]))
+    with pytest.raises(MarketDataError, match=r"\['HB_WEST'\] not found in any row; available: "):
+        table.read_table(path, dt.date(2024, 1, 2), dt.date(2024, 1, 3), ["HB_NORTH", "HB_WEST"])
+
+
+REAL_TABLE = fx.SHARED / "real" / "ercot_hubs_2024-01_2024-09_forecasts.csv"
+HUBS = ["HB_WEST", "HB_NORTH", "HB_HOUSTON"]
+
+
+@pytest.mark.skipif(not REAL_TABLE.is_file(), reason=f"real ERCOT extracts not found at {REAL_TABLE}")
+def test_real_table_around_the_march_gap():
+    tables = table.read_table(REAL_TABLE, dt.date(2024, 3, 9), dt.date(2024, 3, 18), HUBS)
+
+    per_day = {str(k.date()): v for k, v in tables["dam_prices"].groupby("delivery_date").size().items()}
+    assert per_day == {"2024-03-09": 3 * 24, "2024-03-10": 3 * 1, "2024-03-17": 3 * 21, "2024-03-18": 3 * 24}
+    forecasts = tables["driver_forecasts"]
+    assert list(forecasts.columns) == [
+        *schemas.FORECAST_KEY_COLUMNS,
+        "load_forecast_mw",
+        "wind_forecast_mw",
+        "solar_forecast_mw",
+        "wind_forecast_west_mw",
+        "solar_forecast_farwest_mw",
+    ]
+    assert len(forecasts) == 24 + 1 + 21 + 24 and forecasts.timestamp_utc.is_unique
+    by_hour = forecasts.set_index("timestamp_utc")
+    cst, cdt = by_hour.loc[utc("2024-03-09 06:00")], by_hour.loc[utc("2024-03-18 05:00")]  # HE 01 of each day
+    assert (cst.hour_ending, cst.posted_utc, cst.wind_forecast_mw) == (1, utc("2024-03-08 15:55:41"), 23997.0)
+    assert (cdt.hour_ending, cdt.posted_utc, cdt.wind_forecast_west_mw) == (1, utc("2024-03-17 14:55:35"), 5787.3)
+    assert list(tables["system_conditions"].columns) == [*schemas.KEY_COLUMNS, "load_mw"]
+
+    gap = table.read_table(REAL_TABLE, dt.date(2024, 3, 11), dt.date(2024, 3, 16), HUBS)
+    assert all(gap[kind].empty for kind in schemas.MARKET_TABLES)
