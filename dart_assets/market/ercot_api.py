@@ -157,6 +157,10 @@ class Report:
     def forecast(self) -> bool:
         return self.kind in ("wind", "solar", "load")
 
+    @property
+    def table(self) -> str:
+        return {"dam": "dam_prices", "rtm": "rtm_prices"}.get(self.kind, "driver_forecasts")
+
     def posting_window(self, first: dt.date, last: dt.date) -> tuple[pd.Timestamp, pd.Timestamp]:
         """Posting times [start, end) that hold delivery days first..last (API archive and MIS listings)."""
         if self.kind == "dam":  # the DAM for D clears and posts on D-1
@@ -419,14 +423,30 @@ class ErcotApiSource:
     def label(self) -> str:
         return f"{SOURCE} ({self.cache})"
 
-    def read(self, start: dt.date, end: dt.date, points: Iterable[str]) -> dict[str, pd.DataFrame]:
-        """dam_prices, rtm_prices, system_conditions (empty) and driver_forecasts, validated; see the module doc."""
+    def read(
+        self,
+        start: dt.date,
+        end: dt.date,
+        points: Iterable[str],
+        tables: Iterable[str] = schemas.MARKET_TABLES,
+    ) -> dict[str, pd.DataFrame]:
+        """The requested market tables (default all four), validated; see the module doc.
+
+        Only the reports those tables need are read, so tomorrow's driver_forecasts can be read on the morning
+        before ERCOT has posted tomorrow's prices.
+        """
+        tables = list(tables)
+        unknown = [t for t in tables if t not in schemas.MARKET_TABLES]
+        if unknown:
+            raise ValueError(f"{SOURCE}: unknown table(s) {unknown}; choose from {list(schemas.MARKET_TABLES)}")
         days = [d.date() for d in pd.date_range(start, end, freq="D")]
         points = list(points)
         now = pd.Timestamp(self.clock()).tz_convert("UTC")
         raw: dict[str, dict[dt.date, pd.DataFrame]] = {}
         waiting: list[str] = []
         for report in REPORTS:
+            if report.table not in tables:
+                continue
             raw[report.kind], late = self._report_days(report, days, now)
             waiting += [
                 f"{report.code} ({report.title}) for delivery day {day}, expected "
@@ -438,12 +458,15 @@ class ErcotApiSource:
                 f"{SOURCE}: ERCOT has not published yet (as of {now.tz_convert(MARKET_TZ):%Y-%m-%d %H:%M} Central):"
                 "\n  " + "\n  ".join(waiting) + "\nRun again after that; what was already published is cached."
             )
-        return {
-            "dam_prices": _dam_table(raw["dam"], points, self.label),
-            "rtm_prices": _rtm_table(raw["rtm"], points, self.label),
-            "system_conditions": schemas.validate("system_conditions", schemas.empty("system_conditions"), self.label),
-            "driver_forecasts": _forecast_table(raw["wind"], raw["solar"], raw["load"], self.label),
+        build = {
+            "dam_prices": lambda: _dam_table(raw["dam"], points, self.label),
+            "rtm_prices": lambda: _rtm_table(raw["rtm"], points, self.label),
+            "system_conditions": lambda: schemas.validate(
+                "system_conditions", schemas.empty("system_conditions"), self.label
+            ),
+            "driver_forecasts": lambda: _forecast_table(raw["wind"], raw["solar"], raw["load"], self.label),
         }
+        return {table: build[table]() for table in tables}
 
     # ------------------------------------------------------------------------------------------ per report and day
 

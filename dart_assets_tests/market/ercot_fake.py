@@ -337,27 +337,26 @@ def dam_workbook_rows(day: str) -> pd.DataFrame:
 
 
 def wind_postings(frame: pd.DataFrame) -> list[Posting]:
-    columns = {}
-    for region, name in (("SystemWide", "SYSTEM_WIDE"), *((r, r.upper()) for r in WIND_REGIONS)):
-        columns |= {
-            f"ACTUAL_{name}": None,
-            f"COP_HSL_{name}": f"COPHSL{region}",
-            f"STWPF_{name}": f"STWPF{region}",
-            f"WGRPP_{name}": None,
-        }
-    return _forecast_postings(frame, "np4-742-cd", columns)
+    regions = [(region, region.upper()) for region in WIND_REGIONS]
+    return _forecast_postings(frame, "np4-742-cd", _region_columns(regions, "ACTUAL", "STWPF", "WGRPP"))
 
 
 def solar_postings(frame: pd.DataFrame) -> list[Posting]:
-    columns = {}
-    for region, name in (("SystemWide", "SYSTEM_WIDE"), *((r, r) for r in SOLAR_REGIONS)):
+    regions = [(region, region) for region in SOLAR_REGIONS]
+    return _forecast_postings(frame, "np4-745-cd", _region_columns(regions, "GEN", "STPPF", "PVGRPP"))
+
+
+def _region_columns(regions: list[tuple[str, str]], actual: str, forecast: str, probable: str) -> dict:
+    """ERCOT's CSV headers (2024 layout) -> the API-layout parquet column they come from (None: left blank)."""
+    columns: dict[str, str | None] = {}
+    for region, name in [("SystemWide", "SYSTEM_WIDE"), *regions]:
         columns |= {
-            f"GEN_{name}": None,
+            f"{actual}_{name}": None,
             f"COP_HSL_{name}": f"COPHSL{region}",
-            f"STPPF_{name}": f"STPPF{region}",
-            f"PVGRPP_{name}": None,
+            f"{forecast}_{name}": f"{forecast}{region}",
+            f"{probable}_{name}": None,
         }
-    return _forecast_postings(frame, "np4-745-cd", columns)
+    return columns
 
 
 def _forecast_postings(frame: pd.DataFrame, report: str, columns: dict[str, str | None]) -> list[Posting]:

@@ -319,6 +319,19 @@ def test_an_empty_mis_answer_after_the_window_is_a_gap_that_is_asked_again(tmp_p
     assert cache_files(tmp_path) == ["np4-742-cd/2024-03-12.parquet", "np4-745-cd/2024-03-12.parquet"]
 
 
+def test_tomorrows_forecasts_alone_can_be_read_before_its_prices_exist(tmp_path, postings_2024):
+    day = dt.date(2024, 3, 9)
+    fake = make_fake(postings_2024, central("2024-03-08 10:30"))  # postings of 09:30 and 09:55 are out
+    source = make_source(fake, tmp_path, credentials=ApiCredentials())
+    tables = source.read(day, day, HUBS, tables=["driver_forecasts"])
+    assert list(tables) == ["driver_forecasts"]
+    assert tables["driver_forecasts"].dropna(subset=["wind_forecast_mw"])["timestamp_utc"].nunique() == 24
+    assert not fake.calls_to("reportTypeId=12331") and not fake.calls_to("reportTypeId=12301")
+    assert cache_files(tmp_path) == []  # the window is open until 11:00: a later posting may still come
+    with pytest.raises(ValueError, match="unknown table"):
+        source.read(day, day, HUBS, tables=["prices"])
+
+
 def test_a_day_not_published_yet_fails_clearly_and_keeps_what_is_final(tmp_path, postings_2024):
     day = dt.date(2024, 3, 9)
     fake = make_fake(postings_2024, central("2024-03-08 11:00"))  # D-1: forecasts posted, DAM not cleared yet
