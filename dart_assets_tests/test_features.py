@@ -138,7 +138,7 @@ def test_d_minus_1_morning_rtm_counts_until_it_is_published(day, decision_time):
     assert {"rtm_last_1d", "dart_last_1d", "rtm_morning_mean_1d", "rtm_lag_1d", "dart_lag_1d"} <= set(moved)
     assert not {"dart_lag_2d", "rtm_lag_2d", "dart_mean_7d"} & set(moved)  # D-1 is not a settled day yet
     row = before[before.hour_ending == 12].iloc[0]
-    rtm = tables["rtm_prices"].set_index(["settlement_point", "delivery_date", "hour_ending"]).rtm_price
+    rtm = tables["rtm_prices"].set_index(["settlement_point", "delivery_date", "hour_ending"]).rtm_price.sort_index()
     assert row.rtm_last_1d == pytest.approx(rtm[(row.settlement_point, d1, last)])
 
 
