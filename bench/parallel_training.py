@@ -31,7 +31,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=150)
     args = parser.parse_args()
     env = fresh_env("parallel")
-    end = f"2025-01-01...{(__import__('datetime').date(2025, 1, 1) + __import__('datetime').timedelta(days=args.days - 1))}"
+    last = __import__("datetime").date(2025, 1, 1) + __import__("datetime").timedelta(days=args.days - 1)
+    end = f"2025-01-01...{last}"
     print(f"machine: {machine()}")
     print(f"setting up {args.days} days of market data and hourly_features (not timed) ...", flush=True)
     module = ["-m", "dart_assets.definitions"]
@@ -42,7 +43,7 @@ def main() -> None:
             "materialize",
             *module,
             "--select",
-            "dam_prices,rtm_prices,system_conditions",
+            "dam_prices,rtm_prices,system_conditions,driver_forecasts",
             "--partition-range",
             end,
         ],
@@ -61,7 +62,8 @@ def main() -> None:
     )
     sequential = time.perf_counter() - started
     print(
-        f"sequential, one plain Python process: {sequential:6.1f} s (training loop alone {float(inner.stdout.split()[-1]):.1f} s)"
+        f"sequential, one plain Python process: {sequential:6.1f} s "
+        f"(training loop alone {float(inner.stdout.split()[-1]):.1f} s)"
     )
 
     parallel = timed(["dagster", "asset", "materialize", *module, "--select", "lgbm_model,xgb_model,deep_model"], env)

@@ -1,12 +1,13 @@
 """Next-day DART forecasts from the champion, and how good they turned out to be.
 
-The forecast for delivery day D is built by the same `features.build_features` as the training table, from
-market data loaded up to the decision time (D-1 09:00 Central) and the driver forecasts issued for D, so
-training and serving cannot drift apart and no feature can see past the cutoff.
+The forecast for delivery day D is built by the same `features.build_features` as the training table, from the
+rows public at D's decision time (D-1 at DART_DECISION_TIME Central, before the DAM closes) under the rules of
+`features`, so training and serving cannot drift apart and no feature can see past the cutoff.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import math
 
@@ -15,9 +16,10 @@ import pandas as pd
 
 from dart_assets import features
 from dart_assets.market import schemas
-from dart_assets.market.timeutil import decision_time_utc
+from dart_assets.market.timeutil import DEFAULT_DECISION_TIME, decision_time_utc
 
-HISTORY_DAYS = 10  # lags reach back 7 days, rolling windows 2+7 days; the LSTM also needs D-1's rows
+# Lags and rolling windows reach back LOOKBACK_DAYS; an LSTM champion's look-back (up to 48 h) adds 3 days of rows.
+HISTORY_DAYS = features.LOOKBACK_DAYS + 3
 FORECAST_COLUMNS = [
     "timestamp_utc",
     "delivery_date",
@@ -34,17 +36,58 @@ class FeatureMismatchError(RuntimeError):
     """The champion was trained on features the current data cannot provide."""
 
 
-def known_at_decision_time(dam: pd.DataFrame, rtm: pd.DataFrame, system: pd.DataFrame | None, day: pd.Timestamp):
-    """Drop anything not public at D-1 09:00: DAM after D-1, RTM after D-2, driver actuals after D-2."""
+class MissingInputError(ValueError):
+    """A key input of the day being forecast (D-1's DAM and morning RTM, D-2's RTM, D's forecasts) is absent."""
+
+
+def known_at_decision_time(
+    dam: pd.DataFrame,
+    rtm: pd.DataFrame,
+    system: pd.DataFrame | None,
+    forecasts: pd.DataFrame | None,
+    day,
+    decision_time: dt.time = DEFAULT_DECISION_TIME,
+):
+    """Drop every row not public at D's decision time (the rules of `features`): DAM of D and later, RTM and
+    actuals of hours not published yet, forecast postings stamped after the decision minute."""
     day = pd.Timestamp(day).normalize()
+    cutoff = decision_time_utc(day, decision_time)
     dam = dam[dam["delivery_date"] <= day - pd.Timedelta(days=features.DAM_KNOWN_LAG_DAYS)]
-    rtm = rtm[rtm["delivery_date"] <= day - pd.Timedelta(days=features.RTM_KNOWN_LAG_DAYS)]
+    rtm = rtm[features.rtm_published(rtm["timestamp_utc"], cutoff)]
     if system is not None:
-        system = system[system["delivery_date"] < day].copy()
-        after_cutoff = system["delivery_date"] > day - pd.Timedelta(days=features.RTM_KNOWN_LAG_DAYS)
-        actuals = [c for c in schemas.DRIVER_ACTUALS if c in system]
-        system.loc[after_cutoff, actuals] = np.nan  # D-1's forecasts were public, its actuals were not
-    return dam, rtm, system
+        system = system[features.actual_published(system["timestamp_utc"], cutoff)]
+    if forecasts is not None:
+        forecasts = forecasts[features.posting_known(forecasts[schemas.POSTED_COLUMN], cutoff)]
+    return dam, rtm, system, forecasts
+
+
+def decision_table(
+    dam: pd.DataFrame,
+    rtm: pd.DataFrame,
+    system: pd.DataFrame | None,
+    forecasts: pd.DataFrame | None,
+    points: list[str],
+    day,
+    decision_time: dt.time = DEFAULT_DECISION_TIME,
+    history_days: int = 0,
+) -> pd.DataFrame:
+    """The feature rows of `day` (and `history_days` days before it) from what is public at its decision time.
+
+    Raises MissingInputError naming the first missing day and table instead of building rows on NaN lags.
+    """
+    day = pd.Timestamp(day).normalize()
+    dam, rtm, system, forecasts = known_at_decision_time(dam, rtm, system, forecasts, day, decision_time)
+    gaps = features.gap_report(dam, rtm, forecasts, points, [day], decision_time)
+    if len(gaps):
+        first = gaps.iloc[0]
+        same = gaps[(gaps["table"] == first["table"]) & (gaps["day"] == first["day"])]
+        others = len(gaps[["table", "day"]].drop_duplicates()) - 1
+        more = f" (and {others} more missing input(s))" if others else ""
+        raise MissingInputError(features.describe_gap(first, list(same["settlement_point"])) + more)
+    days = list(pd.date_range(day - pd.Timedelta(days=history_days), day))
+    return features.build_features(
+        dam, rtm, system, points, days=days, forecasts=forecasts, decision_time=decision_time
+    )
 
 
 def forecast_day(
@@ -55,23 +98,21 @@ def forecast_day(
     driver_forecasts: pd.DataFrame | None,
     points: list[str],
     day,
+    *,
+    decision_time: dt.time = DEFAULT_DECISION_TIME,
 ) -> pd.DataFrame:
     """The champion's P10/P50/P90 DART for every hour of `day` and point, from decision-time data only."""
     day = pd.Timestamp(day).normalize()
-    dam, rtm, system = known_at_decision_time(dam, rtm, system, day)
-    if driver_forecasts is not None:
-        system = pd.concat([f for f in (system, driver_forecasts) if f is not None and len(f)], ignore_index=True)
     # Rows before D only serve as the LSTM's look-back (23 hours per day at worst).
     history_days = max(1, math.ceil(((model.metadata.get("lookback") or 1) - 1) / 23))
-    table = features.build_features(
-        dam, rtm, system, points, days=list(pd.date_range(day - pd.Timedelta(days=history_days), day))
-    )
+    table = decision_table(dam, rtm, system, driver_forecasts, points, day, decision_time, history_days)
     wanted = model.metadata["feature_columns"]
     missing = sorted(set(wanted) - set(table.columns))
     if missing:
         raise FeatureMismatchError(
             f"the champion ({model.family}) needs features {missing} that the current data source does not provide; "
-            "retrain on the current data: materialize hourly_features, lgbm_model, xgb_model, deep_model and promoted_model"
+            "retrain on the current data: materialize hourly_features, lgbm_model, xgb_model, deep_model and "
+            "promoted_model"
         )
     predictions = model.predict(table)
     out = table[["timestamp_utc", "delivery_date", "hour_ending", "repeated_hour", "settlement_point"]].copy()
@@ -84,7 +125,7 @@ def forecast_day(
     # Quantile models are fitted separately; keep the band ordered.
     out["dart_p10"] = np.minimum(out["dart_p10"], out["dart_forecast"])
     out["dart_p90"] = np.maximum(out["dart_p90"], out["dart_forecast"])
-    out["decision_time_utc"] = decision_time_utc(day, features.DECISION_HOUR_LOCAL)
+    out["decision_time_utc"] = decision_time_utc(day, decision_time)
     return out
 
 
@@ -131,7 +172,7 @@ def forecast_chart(forecast: pd.DataFrame, title: str) -> bytes:
 
     points = sorted(forecast["settlement_point"].unique())
     figure, axes = plt.subplots(len(points), 1, figsize=(9, 2.6 * len(points)), squeeze=False, sharex=True)
-    for ax, point in zip(axes[:, 0], points):
+    for ax, point in zip(axes[:, 0], points, strict=True):
         rows = forecast[forecast["settlement_point"] == point].sort_values("timestamp_utc")
         x = np.arange(len(rows))
         ax.fill_between(x, rows["dart_p10"], rows["dart_p90"], alpha=0.3, label="P10-P90")

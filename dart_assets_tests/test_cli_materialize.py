@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [DAGSTER, *args], cwd=REPO, env=dict(os.environ), capture_output=True, text=True, timeout=timeout
+        [DAGSTER, *args], check=False, cwd=REPO, env=dict(os.environ), capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -34,14 +34,14 @@ def test_asset_materialize_a_partition_range(dart_env, dagster_home, storage):
         "-m",
         "dart_assets.definitions",
         "--select",
-        "dam_prices,rtm_prices,system_conditions",
+        "dam_prices,rtm_prices,system_conditions,driver_forecasts",
         "--partition-range",
         "2025-01-01...2025-01-03",
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "RUN_SUCCESS" in output
-    for name in ("dam_prices", "rtm_prices", "system_conditions"):
+    for name in ("dam_prices", "rtm_prices", "system_conditions", "driver_forecasts"):
         assert sorted(p.name for p in (storage / name).iterdir()) == [
             "2025-01-01.parquet",
             "2025-01-02.parquet",

@@ -1,16 +1,18 @@
-"""dart_assets.forecasting without Dagster: the decision-time rule, DST days, scoring and the rolling view."""
+"""dart_assets.forecasting without Dagster: the decision-time rule, train/serve identity, missing inputs, DST days,
+scoring and the rolling view."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from dart_assets import forecasting
+from dart_assets import features, forecasting
 from dart_assets.market import schemas, synthetic
-from dart_assets.market.timeutil import day_hours
+from dart_assets.market.timeutil import day_hours, decision_time_utc
 
 POINTS = ["HB_HOUSTON", "HB_WEST"]
 NOT_INPUTS = {"timestamp_utc", "delivery_date", "repeated_hour", "settlement_point"}
@@ -40,61 +42,144 @@ def market() -> dict[str, pd.DataFrame]:
     return synthetic.generate("2025-01-20", "2025-03-12", POINTS)
 
 
-def drivers(day: str) -> pd.DataFrame:
-    system = synthetic.generate(day, day, POINTS[:1])["system_conditions"]
-    return system[[*schemas.KEY_COLUMNS, *schemas.SYSTEM_FORECASTS]]
-
-
-def forecast(market, day: str, model=None, **overrides) -> pd.DataFrame:
+def forecast(market, day: str, model=None, decision_time: dt.time = dt.time(9, 0), **overrides) -> pd.DataFrame:
     frames = {**market, **overrides}
     return forecasting.forecast_day(
         model or EveryColumnModel(),
         frames["dam_prices"],
         frames["rtm_prices"],
         frames["system_conditions"],
-        drivers(day),
+        frames["driver_forecasts"],
         POINTS,
         day,
+        decision_time=decision_time,
     )
 
 
-def bump(frame: pd.DataFrame, columns: list[str], since: str, by: float = 437.0) -> pd.DataFrame:
+def bump(frame: pd.DataFrame, columns: list[str], rows: pd.Series, by: float = 437.0) -> pd.DataFrame:
     out = frame.copy()
-    out.loc[out["delivery_date"] >= pd.Timestamp(since), columns] += by
+    out.loc[rows, columns] += by
     return out
 
 
 DAY = "2025-02-18"
 
 
-def test_data_after_the_decision_time_cannot_change_the_forecast(market):
-    baseline = forecast(market, DAY)
+@pytest.mark.parametrize("decision_time", [dt.time(9, 0), dt.time(9, 55)], ids=["0900", "0955"])
+def test_data_after_the_decision_time_cannot_change_the_forecast(market, decision_time):
+    cutoff = decision_time_utc(DAY, decision_time)
+    dam, rtm, system, posted = (market[k] for k in schemas.MARKET_TABLES)
+    baseline = forecast(market, DAY, decision_time=decision_time)
     leaked = forecast(
         market,
         DAY,
-        rtm_prices=bump(market["rtm_prices"], ["rtm_price"], "2025-02-17"),  # RTM of D-1 and later
-        dam_prices=bump(market["dam_prices"], ["dam_price"], "2025-02-18"),  # DAM of D and later
-        # Driver actuals of D-1 and later, and everything in the system table from D on.
+        decision_time=decision_time,
+        dam_prices=bump(dam, ["dam_price"], dam.delivery_date >= pd.Timestamp(DAY)),  # D's DAM and later
+        rtm_prices=bump(rtm, ["rtm_price"], ~features.rtm_published(rtm.timestamp_utc, cutoff)),  # D-1 from HE09/10
         system_conditions=bump(
-            bump(market["system_conditions"], schemas.DRIVER_ACTUALS, "2025-02-17"),
-            schemas.SYSTEM_FORECASTS,
-            "2025-02-18",
+            system, schemas.DRIVER_ACTUALS, ~features.actual_published(system.timestamp_utc, cutoff)
+        ),
+        driver_forecasts=bump(
+            posted, schemas.DRIVER_FORECASTS, ~features.posting_known(posted[schemas.POSTED_COLUMN], cutoff)
         ),
     )
     pd.testing.assert_frame_equal(leaked, baseline)
 
 
 @pytest.mark.parametrize(
-    ("table", "column", "since"),
+    ("table", "column", "rows"),
     [
-        ("dam_prices", "dam_price", "2025-02-17"),  # D-1's DAM cleared on D-2: known
-        ("rtm_prices", "rtm_price", "2025-02-16"),  # D-2's RTM is settled: known
+        ("dam_prices", "dam_price", lambda f: f.delivery_date == pd.Timestamp("2025-02-17")),  # cleared on D-2
+        ("rtm_prices", "rtm_price", lambda f: f.delivery_date == pd.Timestamp("2025-02-16")),  # settled
+        ("rtm_prices", "rtm_price", lambda f: (f.delivery_date == pd.Timestamp("2025-02-17")) & (f.hour_ending == 8)),
+        ("system_conditions", "load_mw", lambda f: f.delivery_date == pd.Timestamp("2025-02-16")),
+        ("driver_forecasts", "load_forecast_mw", lambda f: f.delivery_date == pd.Timestamp(DAY)),
     ],
+    ids=["dam-d-1", "rtm-d-2", "rtm-d-1-he08", "actuals-d-2", "forecasts-d"],
 )
-def test_data_known_at_the_decision_time_does_change_it(market, table, column, since):
+def test_data_known_at_the_decision_time_does_change_it(market, table, column, rows):
     # The control for the test above: the stub model does see what is legitimately known.
-    moved = forecast(market, DAY, **{table: bump(market[table], [column], since)})
+    moved = forecast(market, DAY, **{table: bump(market[table], [column], rows(market[table]))})
     assert not np.allclose(moved["dart_forecast"], forecast(market, DAY)["dart_forecast"])
+
+
+@pytest.mark.parametrize("decision_time", [dt.time(9, 0), dt.time(9, 55)], ids=["0900", "0955"])
+@pytest.mark.parametrize("day", ["2025-02-18", "2025-03-09", "2025-03-10", "2025-03-11"])
+def test_the_morning_run_builds_exactly_the_training_rows(market, training_features, day, decision_time):
+    """Train/serve identity: D's rows from decision-time data equal D's rows of the training table."""
+    served = forecasting.decision_table(
+        market["dam_prices"],
+        market["rtm_prices"],
+        market["system_conditions"],
+        market["driver_forecasts"],
+        POINTS,
+        day,
+        decision_time,
+    )
+    trained = training_features[decision_time]
+    columns = features.feature_columns(trained)
+    assert features.feature_columns(served) == columns
+    rows = lambda t: t[t.delivery_date == pd.Timestamp(day)].reset_index(drop=True)  # noqa: E731
+    assert len(rows(served)) == len(rows(trained)) == len(POINTS) * len(day_hours(day))
+    pd.testing.assert_frame_equal(rows(served)[columns], rows(trained)[columns])
+    assert rows(served)[columns].notna().any().all()
+
+
+def drop(frame: pd.DataFrame, rows) -> pd.DataFrame:
+    return frame[~rows(frame)]
+
+
+@pytest.mark.parametrize(
+    ("table", "rows", "message"),
+    [
+        (
+            "rtm_prices",
+            lambda f: f.delivery_date == pd.Timestamp("2025-02-17"),
+            "rtm_prices for 2025-02-17 is missing (0 of 8 hours, HB_HOUSTON, HB_WEST): D-1's RTM hours published "
+            "before 09:00 Central is needed to forecast 2025-02-18",
+        ),
+        (
+            "rtm_prices",
+            lambda f: (
+                (f.delivery_date == pd.Timestamp("2025-02-17"))
+                & (f.hour_ending == 8)
+                & (f.settlement_point == "HB_WEST")
+            ),
+            "rtm_prices for 2025-02-17 is missing (7 of 8 hours, HB_WEST)",
+        ),
+        (
+            "rtm_prices",
+            lambda f: f.delivery_date == pd.Timestamp("2025-02-16"),
+            "rtm_prices for 2025-02-16 is missing (0 of 24 hours, HB_HOUSTON, HB_WEST): D-2's settled RTM is needed",
+        ),
+        (
+            "dam_prices",
+            lambda f: f.delivery_date == pd.Timestamp("2025-02-17"),
+            "dam_prices for 2025-02-17 is missing (0 of 24 hours, HB_HOUSTON, HB_WEST): D-1's DAM (cleared on D-2)",
+        ),
+        (
+            "driver_forecasts",
+            lambda f: f.delivery_date == pd.Timestamp(DAY),
+            "driver_forecasts for 2025-02-18 is missing (0 of 24 hours, HB_HOUSTON, HB_WEST): D's driver forecasts "
+            "posted by 09:00 Central is needed to forecast 2025-02-18",
+        ),
+        (
+            "driver_forecasts",  # only the posting after the decision time is left
+            lambda f: (f.delivery_date == pd.Timestamp(DAY)) & (f[schemas.POSTED_COLUMN] < decision_time_utc(DAY)),
+            "driver_forecasts for 2025-02-18 is missing (0 of 24 hours",
+        ),
+    ],
+    ids=["rtm-d-1", "rtm-d-1-one-hour", "rtm-d-2", "dam-d-1", "forecasts-d", "forecasts-d-too-late"],
+)
+def test_a_missing_input_fails_naming_the_day_and_table(market, table, rows, message):
+    with pytest.raises(forecasting.MissingInputError) as caught:
+        forecast(market, DAY, **{table: drop(market[table], rows)})
+    assert str(caught.value).startswith(message)
+
+
+def test_a_source_without_forecasts_still_forecasts_on_lagged_actuals(market):
+    out = forecast(market, DAY, driver_forecasts=schemas.empty("driver_forecasts"))
+    assert len(out) == 24 * len(POINTS) and out["dart_forecast"].notna().all()
 
 
 @pytest.mark.parametrize(
@@ -114,6 +199,8 @@ def test_one_row_per_hour_and_point_with_the_decision_time(market, day, hours, d
     for _, rows in out.groupby("settlement_point"):
         assert rows["timestamp_utc"].sort_values().tolist() == expected_hours.tolist()
     assert (out["decision_time_utc"] == pd.Timestamp(decision_utc, tz="UTC")).all()
+    later = forecast(market, day, decision_time=dt.time(9, 55))
+    assert (later["decision_time_utc"] == pd.Timestamp(decision_utc, tz="UTC") + pd.Timedelta(minutes=55)).all()
 
 
 def test_crossing_quantiles_are_put_back_in_order(market):
@@ -196,17 +283,29 @@ def test_forecast_chart_is_a_png(market):
 
 
 @pytest.fixture(scope="module")
-def training_table(market) -> pd.DataFrame:
-    from dart_assets import features
+def training_features(market) -> dict[dt.time, pd.DataFrame]:
+    return {
+        decision_time: features.build_features(
+            market["dam_prices"],
+            market["rtm_prices"],
+            market["system_conditions"],
+            POINTS,
+            forecasts=market["driver_forecasts"],
+            decision_time=decision_time,
+        )
+        for decision_time in (dt.time(9, 0), dt.time(9, 55))
+    }
 
-    table = features.build_features(market["dam_prices"], market["rtm_prices"], market["system_conditions"], POINTS)
+
+@pytest.fixture(scope="module")
+def training_table(training_features) -> pd.DataFrame:
+    table = training_features[dt.time(9, 0)]
     return table[table["delivery_date"] < "2025-02-15"].dropna(subset=["dart"]).reset_index(drop=True)
 
 
 @pytest.mark.parametrize("lookback", [24, 48])
 def test_an_lstm_champion_gets_the_history_its_look_back_needs(market, training_table, tmp_path, lookback):
     # LstmConfig exposes `lookback`; a champion trained with 48 h must still forecast all 24 hours of D.
-    from dart_assets import features
     from dart_assets.ml.artifacts import load_bundle
     from dart_assets.ml.training import train_model
 

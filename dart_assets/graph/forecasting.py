@@ -38,10 +38,12 @@ def _day(context: dg.AssetExecutionContext) -> pd.Timestamp:
     group_name="forecasting",
     partitions_def=forecast_days,
     ins={
-        # Only what can be public at D-1 09:00; forecasting.known_at_decision_time enforces it row by row too.
+        # Only what can be public at the decision time on D-1: forecasting.known_at_decision_time keeps, row by row,
+        # D-1's RTM hours and actuals published by then and the forecast postings for D stamped by then.
         "dam_prices": dg.AssetIn(partition_mapping=_window(-forecasting.HISTORY_DAYS, -1)),
-        "rtm_prices": dg.AssetIn(partition_mapping=_window(-forecasting.HISTORY_DAYS, -2)),
+        "rtm_prices": dg.AssetIn(partition_mapping=_window(-forecasting.HISTORY_DAYS, -1)),
         "system_conditions": dg.AssetIn(partition_mapping=_window(-forecasting.HISTORY_DAYS, -1)),
+        "driver_forecasts": dg.AssetIn(partition_mapping=_window(-forecasting.HISTORY_DAYS, 0)),
     },
     deps=[promoted_model],
     kinds={"pandas", "parquet", "mlflow"},
@@ -57,8 +59,10 @@ def dart_forecast(
     dam_prices: pd.DataFrame,
     rtm_prices: pd.DataFrame,
     system_conditions: pd.DataFrame,
+    driver_forecasts: pd.DataFrame,
 ) -> pd.DataFrame:
-    """Delivery day D's hourly DART forecast (P10/P50/P90) per settlement point, from the registry's champion and data known at D-1 09:00 Central."""
+    """Delivery day D's hourly DART forecast (P10/P50/P90) per settlement point, from the registry's champion and the
+    data public at the decision time (D-1 09:00 Central)."""
     from dart_assets.ml import registry, tracking
 
     day = _day(context)
@@ -76,11 +80,12 @@ def dart_forecast(
             dam_prices,
             rtm_prices,
             system_conditions,
-            market_source.driver_forecasts(day.date()),
+            driver_forecasts,
             market_source.settlement_points,
             day,
+            decision_time=forecasting.DEFAULT_DECISION_TIME,
         )
-    except forecasting.FeatureMismatchError as exc:
+    except (forecasting.FeatureMismatchError, forecasting.MissingInputError) as exc:
         raise dg.Failure(str(exc)) from exc
     table["model_version"] = str(champion.version)
     table["model_family"] = model.family
@@ -123,7 +128,8 @@ def dart_forecast(
 def forecast_accuracy(
     context: dg.AssetExecutionContext, dart_forecast: pd.DataFrame, dam_prices: pd.DataFrame, rtm_prices: pd.DataFrame
 ):
-    """Day D's forecast scored against realised DART (MAE, RMSE, sign accuracy, band coverage vs zero spread), with a rolling 14-day view."""
+    """Day D's forecast scored against realised DART (MAE, RMSE, sign accuracy, band coverage vs zero spread), with a
+    rolling 14-day view."""
     day = _day(context)
     scores = []
     for delivery_date, forecast in dart_forecast.groupby("delivery_date"):
@@ -155,7 +161,8 @@ def forecast_accuracy(
         passed=not drifted,
         severity=dg.AssetCheckSeverity.WARN,
         description=(
-            f"rolling {int(rolling['days'])}-day MAE {rolling['mae']:.2f} vs zero-spread {rolling['zero_mae']:.2f} $/MWh"
+            f"rolling {int(rolling['days'])}-day MAE {rolling['mae']:.2f} vs zero-spread "
+            f"{rolling['zero_mae']:.2f} $/MWh"
             + ("; the model has drifted: retrain (weekly_retraining) or roll back the champion" if drifted else "")
         ),
         metadata=rolling,

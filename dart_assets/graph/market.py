@@ -1,4 +1,4 @@
-"""Market data (DAM, RTM, system conditions) per delivery day, and the hourly feature table built on it."""
+"""Market data (DAM, RTM, system conditions, driver forecasts) per delivery day, and the hourly feature table."""
 
 import datetime as dt
 
@@ -18,14 +18,16 @@ MARKET_FRESHNESS = dg.FreshnessPolicy.cron(
 MARKET_TABLES = {
     "dam_prices": "ERCOT day-ahead settlement point prices, hourly, $/MWh.",
     "rtm_prices": "ERCOT real-time settlement point prices, 15-minute intervals averaged to the hour, $/MWh.",
-    "system_conditions": "System load and weather/renewable drivers per hour: actuals and day-ahead forecasts where the source has them.",
+    "system_conditions": "Actual system load, wind, solar and temperature per hour, where the source has them.",
+    "driver_forecasts": "Load, wind, solar and temperature forecasts (system and regional) per delivery hour and "
+    "posting time; features use the latest posting at or before the decision time.",
 }
 
 
 def _check_specs() -> list[dg.AssetCheckSpec]:
     specs = []
     for name in MARKET_TABLES:
-        for check, description in quality.CHECKS[name].items():
+        for check, description in quality.CHECKS.get(name, {}).items():
             specs.append(dg.AssetCheckSpec(check, asset=name, description=description))
     return specs
 
@@ -61,6 +63,8 @@ def market_data(context: dg.AssetExecutionContext, market_source: MarketDataSour
             continue
         frame = tables[name]
         yield dg.Output(frame, output_name=name, metadata={"source": market_source.label})
+        if name not in quality.CHECKS:
+            continue
         for result in quality.evaluate(name, frame, start, end):
             if dg.AssetCheckKey(dg.AssetKey(name), result.check) in context.selected_asset_check_keys:
                 yield dg.AssetCheckResult(
@@ -85,14 +89,30 @@ def hourly_features(
     dam_prices: pd.DataFrame,
     rtm_prices: pd.DataFrame,
     system_conditions: pd.DataFrame,
+    driver_forecasts: pd.DataFrame,
 ) -> pd.DataFrame:
-    """Hourly DART target (DAM - RTM, $/MWh) with the features a trader knows at D-1 09:00 Central, for every materialized day."""
-    table = features.build_features(dam_prices, rtm_prices, system_conditions, market_source.settlement_points)
-    dart = table[features.TARGET].dropna()
+    """Hourly DART target (DAM - RTM, $/MWh) with the features a trader knows at the decision time (D-1 09:00
+    Central), for every materialized day with a target and its key inputs; the days left out are in metadata."""
+    points = market_source.settlement_points
+    decision_time = features.DEFAULT_DECISION_TIME
+    table = features.build_features(
+        dam_prices, rtm_prices, system_conditions, points, forecasts=driver_forecasts, decision_time=decision_time
+    )
+    gaps = features.gap_report(
+        dam_prices, rtm_prices, driver_forecasts, points, sorted(table["delivery_date"].unique()), decision_time
+    )
+    table, left_out = features.training_rows(table, gaps)
+    dart = table[features.TARGET]
     context.add_output_metadata(
         {
             "feature_columns": dg.MetadataValue.json(features.feature_columns(table)),
-            "settlement_points": dg.MetadataValue.json(list(market_source.settlement_points)),
+            "settlement_points": dg.MetadataValue.json(list(points)),
+            "decision_time_central": decision_time.strftime("%H:%M"),
+            "rows_without_target": left_out["rows_without_target"],
+            "rows_missing_inputs": left_out["rows_missing_inputs"],
+            "days_without_target": len(left_out["days_without_target"]),
+            "days_missing_inputs": len(left_out["days_missing_inputs"]),
+            "left_out": dg.MetadataValue.json({k: left_out[k] for k in ("days_without_target", "days_missing_inputs")}),
             "dart_mean": float(dart.mean()),
             "dart_std": float(dart.std()),
             "dart_negative_share": float((dart < 0).mean()),

@@ -15,15 +15,15 @@ IN_PROCESS = dg.in_process_executor
 
 market_data_job = dg.define_asset_job(
     "market_data_job",
-    selection=dg.AssetSelection.assets("dam_prices", "rtm_prices", "system_conditions"),
+    selection=dg.AssetSelection.assets("dam_prices", "rtm_prices", "system_conditions", "driver_forecasts"),
     executor_def=IN_PROCESS,
-    description="DAM, RTM and system conditions for the selected delivery days.",
+    description="DAM, RTM, system conditions and driver forecasts for the selected delivery days.",
 )
 dart_forecast_job = dg.define_asset_job(
     "dart_forecast_job",
-    selection=dg.AssetSelection.assets("dart_forecast"),
+    selection=dg.AssetSelection.assets("driver_forecasts", "dart_forecast"),
     executor_def=IN_PROCESS,
-    description="Tomorrow's DART forecast from the champion.",
+    description="Tomorrow's driver forecasts as posted so far, then its DART forecast from the champion.",
 )
 forecast_accuracy_job = dg.define_asset_job(
     "forecast_accuracy_job",

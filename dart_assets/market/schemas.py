@@ -1,6 +1,7 @@
 """The tidy market tables every data source produces, and their validation.
 
-One row per (UTC hour beginning, settlement point) for prices, one row per UTC hour for system conditions.
+One row per (UTC hour beginning, settlement point) for prices, one row per UTC hour for system conditions (actual
+drivers), one row per (UTC hour, posting time) for driver forecasts.
 Every source (synthetic generator, ERCOT report files, a tidy table) returns exactly these columns, so the
 feature code never knows where the data came from.
 """
@@ -35,8 +36,9 @@ REGIONAL_FORECASTS = [
 DRIVER_FORECASTS = SYSTEM_FORECASTS + REGIONAL_FORECASTS
 POSTED_COLUMN = "posted_utc"
 FORECAST_KEY_COLUMNS = [*KEY_COLUMNS, POSTED_COLUMN]
-# Transitional: system_conditions still accepts the system-wide forecasts until every source emits driver_forecasts.
-DRIVER_COLUMNS = DRIVER_ACTUALS + SYSTEM_FORECASTS
+# The driver columns system_conditions may carry: actuals only (forecasts live in driver_forecasts, with their
+# posting times, so a feature can tell which were public at the decision time).
+DRIVER_COLUMNS = DRIVER_ACTUALS
 MARKET_TABLES = ("dam_prices", "rtm_prices", "system_conditions", "driver_forecasts")
 
 PRICE_FLOOR = -250.0  # ERCOT's offer floor, $/MWh

@@ -12,6 +12,11 @@ The price formation is what makes DART (DAM - RTM) partly learnable, as in the r
 - DAM carries a risk premium that grows with forecast scarcity; RTM has fat-tailed scarcity spikes near the
   top of the stack and negative prices when wind floods the West.
 - A slow congestion regime per point moves RTM; DAM only learns it with a lag, so recent DART carries signal.
+- Wind congestion follows the point's own wind region (West for HB_WEST), not the system.
+
+Driver forecasts are posted three times per delivery day D, like ERCOT's hourly-updated reports seen from a desk:
+D-2 09:55, D-1 05:55 and D-1 09:55 Central. Their error shrinks with lead time; the D-1 09:55 posting is the one
+the DAM clears on (5 minutes before it closes), so a 09:00 decision sees an older, worse forecast than a 09:55 one.
 """
 
 from __future__ import annotations
@@ -35,28 +40,56 @@ class PointProfile:
     """How a settlement point's price departs from the system price (all in $/MWh)."""
 
     basis: float  # constant offset
-    wind_basis: float  # per unit of wind capacity factor above 0.35 (West congestion)
+    wind_basis: float  # per unit of its wind region's capacity factor above 0.35 (West congestion)
     load_basis: float  # per GW of load above 50 GW (load-pocket congestion)
     congestion: float  # amplitude of the slow congestion regime
+    wind_region: str | None = None  # ERCOT STWPF region whose output congests it; None: the system
 
 
 POINTS: dict[str, PointProfile] = {
-    "HB_HOUSTON": PointProfile(1.5, -4.0, 0.25, 5.0),
-    "HB_NORTH": PointProfile(0.0, -8.0, 0.10, 3.0),
-    "HB_SOUTH": PointProfile(0.5, -6.0, 0.15, 4.0),
-    "HB_WEST": PointProfile(-2.5, -45.0, 0.05, 8.0),
-    "HB_PAN": PointProfile(-4.0, -60.0, 0.0, 10.0),
+    "HB_HOUSTON": PointProfile(1.5, -4.0, 0.25, 5.0, "coastal"),
+    "HB_NORTH": PointProfile(0.0, -8.0, 0.10, 3.0, "north"),
+    "HB_SOUTH": PointProfile(0.5, -6.0, 0.15, 4.0, "south"),
+    "HB_WEST": PointProfile(-2.5, -45.0, 0.05, 8.0, "west"),
+    "HB_PAN": PointProfile(-4.0, -60.0, 0.0, 10.0, "panhandle"),
     "HB_BUSAVG": PointProfile(0.0, -10.0, 0.12, 3.0),
     "HB_HUBAVG": PointProfile(0.0, -12.0, 0.12, 3.0),
-    "LZ_HOUSTON": PointProfile(2.0, -4.0, 0.30, 6.0),
-    "LZ_NORTH": PointProfile(0.5, -8.0, 0.12, 3.5),
-    "LZ_SOUTH": PointProfile(1.0, -6.0, 0.18, 4.5),
-    "LZ_WEST": PointProfile(-2.0, -50.0, 0.05, 9.0),
-    "LZ_AEN": PointProfile(0.8, -7.0, 0.15, 4.0),
-    "LZ_CPS": PointProfile(0.8, -7.0, 0.15, 4.0),
-    "LZ_LCRA": PointProfile(0.5, -9.0, 0.12, 4.0),
-    "LZ_RAYBN": PointProfile(0.3, -8.0, 0.10, 3.5),
+    "LZ_HOUSTON": PointProfile(2.0, -4.0, 0.30, 6.0, "coastal"),
+    "LZ_NORTH": PointProfile(0.5, -8.0, 0.12, 3.5, "north"),
+    "LZ_SOUTH": PointProfile(1.0, -6.0, 0.18, 4.5, "south"),
+    "LZ_WEST": PointProfile(-2.0, -50.0, 0.05, 9.0, "west"),
+    "LZ_AEN": PointProfile(0.8, -7.0, 0.15, 4.0, "south"),
+    "LZ_CPS": PointProfile(0.8, -7.0, 0.15, 4.0, "south"),
+    "LZ_LCRA": PointProfile(0.5, -9.0, 0.12, 4.0, "south"),
+    "LZ_RAYBN": PointProfile(0.3, -8.0, 0.10, 3.5, "north"),
 }
+# Shares of the system in each ERCOT region (roughly ERCOT's 2024 fleet and load) for the regional forecasts.
+WIND_SHARES = {"panhandle": 0.17, "coastal": 0.12, "south": 0.15, "west": 0.42, "north": 0.14}
+SOLAR_SHARES = {
+    "centerwest": 0.14,
+    "northwest": 0.06,
+    "farwest": 0.36,
+    "fareast": 0.08,
+    "southeast": 0.12,
+    "centereast": 0.24,
+}
+LOAD_ZONE_SHARES = {
+    "coast": 0.27,
+    "east": 0.04,
+    "farwest": 0.08,
+    "north": 0.02,
+    "northcentral": 0.27,
+    "southcentral": 0.13,
+    "southern": 0.07,
+    "west": 0.03,
+    # NP3-560-CD forecast zones
+    "zone_north": 0.40,
+    "zone_south": 0.24,
+    "zone_west": 0.09,
+    "zone_houston": 0.27,
+}
+# (days before D, Central clock) of each posting for delivery day D, and how much of the lead-time error it keeps.
+POSTINGS = ((2, dt.time(9, 55), 1.0), (1, dt.time(5, 55), 0.5), (1, dt.time(9, 55), 0.0))
 
 
 def _check_points(points: list[str] | tuple[str, ...]) -> None:
@@ -105,7 +138,13 @@ class _DailyNoise:
         self.rngs = [np.random.default_rng([SEED, *seed, pd.Timestamp(d).toordinal()]) for d in days]
 
     def draw(self, method: str, *args) -> np.ndarray:
-        return np.concatenate([getattr(rng, method)(*args, size=n) for rng, n in zip(self.rngs, self.lengths)])
+        return np.concatenate(
+            [getattr(rng, method)(*args, size=n) for rng, n in zip(self.rngs, self.lengths, strict=True)]
+        )
+
+    def daily(self, method: str, *args) -> np.ndarray:
+        """One draw per day, repeated over its hours: an error that persists through the day."""
+        return np.repeat([getattr(rng, method)(*args) for rng in self.rngs], self.lengths)
 
 
 def _clock(hours: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.Series]:
@@ -171,7 +210,65 @@ def _system(hours: pd.DataFrame, holiday: np.ndarray) -> pd.DataFrame:
     frame["solar_forecast_mw"] = solar_fc
     frame["temperature_f"] = temp
     frame["temperature_forecast_f"] = temp_fc
-    return frame
+    regions = _regional_forecasts(t, frame)
+    # A region's actual wind follows its forecast as the system's does; prices congest on it.
+    wind_ratio = np.divide(frame["wind_mw"], frame["wind_forecast_mw"])
+    for region, share in WIND_SHARES.items():
+        capacity = share * wind_cap
+        frame[f"wind_cf_forecast_{region}"] = regions[f"wind_forecast_{region}_mw"] / capacity
+        frame[f"wind_cf_{region}"] = regions[f"wind_forecast_{region}_mw"] * wind_ratio / capacity
+    return pd.concat([frame, regions], axis=1)
+
+
+def _regional_forecasts(t: np.ndarray, system: pd.DataFrame) -> pd.DataFrame:
+    """Regional wind, solar and load forecasts: system shares bent by regional weather, summing to the system."""
+    out = {}
+    for kind, shares, bend in (
+        ("wind", WIND_SHARES, 0.25),
+        ("solar", SOLAR_SHARES, 0.30),
+        ("load", LOAD_ZONE_SHARES, 0.03),
+    ):
+        zones = {z: s for z, s in shares.items() if kind != "load" or not z.startswith("zone_")}
+        groups = [zones] if kind != "load" else [zones, {z: s for z, s in shares.items() if z.startswith("zone_")}]
+        total = system[f"{kind}_forecast_mw"].to_numpy()
+        for group in groups:
+            raw = {z: s * np.clip(1 + bend * _smooth(t, f"{kind}-{z}"), 0.05, None) for z, s in group.items()}
+            norm = sum(raw.values())
+            out.update({f"{kind}_forecast_{z}_mw": total * r / norm for z, r in raw.items()})
+    return pd.DataFrame(out, index=system.index)
+
+
+def _postings(weather: pd.DataFrame) -> pd.DataFrame:
+    """driver_forecasts: every delivery hour posted three times; earlier postings carry more error.
+
+    The error of a posting is a day-long offset plus hourly noise, drawn per delivery day (reproducible per day),
+    scaled by the posting's share of the lead-time error; the D-1 09:55 posting is the final forecast itself.
+    """
+    columns = [c for c in schemas.DRIVER_FORECASTS if c in weather]
+    noise = _DailyNoise(weather["delivery_date"], zlib.crc32(b"postings"))
+    # Relative errors for MW columns (regions follow their system total), absolute degrees F for temperature.
+    scale = {"load": 0.02, "wind": 0.14, "solar": 0.12}
+    errors = {
+        kind: noise.daily("normal", 0, sigma) + noise.draw("normal", 0, sigma / 2) for kind, sigma in scale.items()
+    }
+    temperature_error = noise.daily("normal", 0, 2.5) + noise.draw("normal", 0, 1.0)
+    frames = []
+    for days_before, clock, keep in POSTINGS:
+        posting = weather[schemas.KEY_COLUMNS].copy()
+        local = (
+            weather["delivery_date"]
+            - pd.Timedelta(days=days_before)
+            + pd.Timedelta(hours=clock.hour, minutes=clock.minute)
+        )
+        posting[schemas.POSTED_COLUMN] = local.dt.tz_localize(MARKET_TZ).dt.tz_convert("UTC")
+        for column in columns:
+            kind = column.split("_")[0]
+            if kind == "temperature":
+                posting[column] = weather[column] + keep * temperature_error
+            else:
+                posting[column] = np.clip(weather[column] * (1 + keep * errors[kind]), 0, None)
+        frames.append(posting)
+    return pd.concat(frames, ignore_index=True).sort_values(["timestamp_utc", schemas.POSTED_COLUMN], ignore_index=True)
 
 
 def _prices(system: pd.DataFrame, point: str) -> tuple[np.ndarray, np.ndarray]:
@@ -191,10 +288,13 @@ def _prices(system: pd.DataFrame, point: str) -> tuple[np.ndarray, np.ndarray]:
     wind_capacity = _wind_capacity(t)
     wind_fc = system["wind_forecast_mw"].to_numpy()
     wind = system["wind_mw"].to_numpy()
+    region = profile.wind_region
+    cf_fc = system[f"wind_cf_forecast_{region}"].to_numpy() if region else wind_fc / wind_capacity
+    cf = system[f"wind_cf_{region}"].to_numpy() if region else wind / wind_capacity
     dam_base, net_fc = node_price(
-        system["load_forecast_mw"].to_numpy(), wind_fc, system["solar_forecast_mw"].to_numpy(), wind_fc / wind_capacity
+        system["load_forecast_mw"].to_numpy(), wind_fc, system["solar_forecast_mw"].to_numpy(), cf_fc
     )
-    rtm_base, net = node_price(system["load_mw"].to_numpy(), wind, system["solar_mw"].to_numpy(), wind / wind_capacity)
+    rtm_base, net = node_price(system["load_mw"].to_numpy(), wind, system["solar_mw"].to_numpy(), cf)
 
     regime = profile.congestion * _smooth(t, f"congestion-{point}")
     regime_seen = profile.congestion * _smooth(t - 48.0, f"congestion-{point}")  # DAM learns congestion late
@@ -215,8 +315,8 @@ def _prices(system: pd.DataFrame, point: str) -> tuple[np.ndarray, np.ndarray]:
     return (np.round(np.clip(dam, schemas.PRICE_FLOOR, cap), 2), np.round(np.clip(rtm, schemas.PRICE_FLOOR, cap), 2))
 
 
-def system_conditions(start: dt.date | str, end: dt.date | str) -> pd.DataFrame:
-    """Load, wind, solar and temperature (actuals and day-ahead forecasts) for delivery days start..end inclusive."""
+def _weather(start: dt.date | str, end: dt.date | str) -> pd.DataFrame:
+    """Actual and final day-ahead drivers (system and regional) for delivery days start..end inclusive."""
     first, last = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
     if last < first:
         raise ValueError(f"synthetic source: empty date range {start}..{end}")
@@ -226,18 +326,20 @@ def system_conditions(start: dt.date | str, end: dt.date | str) -> pd.DataFrame:
 
 
 def generate(start: dt.date | str, end: dt.date | str, points: list[str] | tuple[str, ...]) -> dict[str, pd.DataFrame]:
-    """DAM, RTM and system conditions for delivery days start..end (inclusive), in the tidy market schema."""
+    """DAM, RTM, actual system conditions and driver forecast postings for delivery days start..end (inclusive),
+    in the tidy market schema."""
     _check_points(points)
-    system = system_conditions(start, end)
-    keys = system[schemas.KEY_COLUMNS]
+    weather = _weather(start, end)
+    keys = weather[schemas.KEY_COLUMNS]
     dam, rtm = [], []
     for point in points:
-        dam_price, rtm_price = _prices(system, point)
+        dam_price, rtm_price = _prices(weather, point)
         dam.append(keys.assign(settlement_point=point, dam_price=dam_price))
         rtm.append(keys.assign(settlement_point=point, rtm_price=rtm_price))
     order = ["timestamp_utc", "settlement_point"]
     return {
         "dam_prices": pd.concat(dam, ignore_index=True).sort_values(order, ignore_index=True),
         "rtm_prices": pd.concat(rtm, ignore_index=True).sort_values(order, ignore_index=True),
-        "system_conditions": system,
+        "system_conditions": weather[[*schemas.KEY_COLUMNS, *schemas.DRIVER_ACTUALS]].copy(),
+        "driver_forecasts": _postings(weather),
     }

@@ -106,10 +106,38 @@ def from_utc(timestamp_utc: pd.Series) -> pd.DataFrame:
     return frame
 
 
-def decision_time_utc(delivery_date: dt.date | str | pd.Timestamp, decision_hour_local: int = 9) -> pd.Timestamp:
-    """The decision time for delivery day D: D-1 at decision_hour_local (before the DAM closes at 10:00)."""
-    day_before = pd.Timestamp(delivery_date).normalize() - pd.Timedelta(days=1)
-    return (day_before + pd.Timedelta(hours=decision_hour_local)).tz_localize(MARKET_TZ).tz_convert("UTC")
+DEFAULT_DECISION_TIME = dt.time(9, 0)
+DAM_CLOSE = dt.time(10, 0)  # the day-ahead market closes for bids and offers at 10:00 Central on D-1
+
+
+def check_decision_time(decision_time: dt.time) -> dt.time:
+    """The decision time is a Central clock time on D-1, strictly before the DAM closes: else a bid is too late."""
+    if not isinstance(decision_time, dt.time) or decision_time.tzinfo is not None:
+        raise ValueError(f"decision time {decision_time!r} must be a naive datetime.time (Central clock time on D-1)")
+    if decision_time >= DAM_CLOSE:
+        raise ValueError(
+            f"decision time {decision_time:%H:%M} is not before the day-ahead market closes at {DAM_CLOSE:%H:%M} "
+            "Central on D-1; choose an earlier time, e.g. 09:00"
+        )
+    return decision_time
+
+
+def decision_times_utc(delivery_date: pd.Series, decision_time: dt.time = DEFAULT_DECISION_TIME) -> pd.Series:
+    """Vectorised `decision_time_utc`: for each delivery date D, D-1 at `decision_time` Central, in UTC.
+
+    No decision time before 10:00 falls in a DST transition (02:00), so every one exists and is unambiguous.
+    """
+    check_decision_time(decision_time)
+    offset = pd.Timedelta(hours=decision_time.hour, minutes=decision_time.minute, seconds=decision_time.second)
+    local = pd.to_datetime(delivery_date).dt.normalize() - pd.Timedelta(days=1) + offset
+    return local.dt.tz_localize(MARKET_TZ).dt.tz_convert("UTC")
+
+
+def decision_time_utc(
+    delivery_date: dt.date | str | pd.Timestamp, decision_time: dt.time = DEFAULT_DECISION_TIME
+) -> pd.Timestamp:
+    """The decision time for delivery day D: D-1 at `decision_time` Central (before the DAM closes at 10:00), UTC."""
+    return decision_times_utc(pd.Series([pd.Timestamp(delivery_date)]), decision_time).iloc[0]
 
 
 _HOLIDAY_NAMES = ("New Year's Day", "Memorial Day", "Independence Day", "Labor Day", "Thanksgiving", "Christmas Day")

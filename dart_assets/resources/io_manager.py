@@ -2,7 +2,8 @@
 
 One file per asset partition, written to a temporary name and renamed into place, so a failed run never leaves
 a half-written file or clobbers what an earlier run produced. A run covering a range of partitions (a single-run
-backfill) hands over one table; it is split by `delivery_date` into one file per partition.
+backfill) hands over one table; it is split by `delivery_date` into one file per partition (an empty file for a
+day without rows).
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             return
         if not isinstance(obj, pd.DataFrame):
             raise TypeError(
-                f"{context.asset_key.to_user_string()}: ParquetIOManager stores DataFrames and dicts, got {type(obj).__name__}"
+                f"{context.asset_key.to_user_string()}: ParquetIOManager stores DataFrames and dicts, "
+                f"got {type(obj).__name__}"
             )
         if context.has_asset_partitions:
             for key, part in self._split(context, obj).items():
@@ -107,13 +109,8 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             )
         days = frame[PARTITION_COLUMN].dt.strftime("%Y-%m-%d")
         parts = {key: part.reset_index(drop=True) for key, part in frame.groupby(days)}
-        missing = [k for k in keys if k not in parts]
-        if missing:
-            raise ValueError(
-                f"{context.asset_key.to_user_string()}: no rows for partition(s) {', '.join(missing[:5])}"
-                + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-            )
-        return {k: parts[k] for k in keys}
+        # A day without rows (no data from the source, e.g. no forecast postings) is an empty partition: gaps are data.
+        return {k: parts.get(k, frame.iloc[:0].reset_index(drop=True)) for k in keys}
 
     def load_input(self, context: dg.InputContext) -> Any:
         key = context.asset_key
@@ -138,11 +135,13 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             span = f"{wanted[0]}...{wanted[-1]}" if wanted else "(none)"
             raise FileNotFoundError(
                 f"{key.to_user_string()}: no materialized partitions in {span}; materialize them first, e.g. "
-                f"dagster asset materialize -m dart_assets.definitions --select {key.to_user_string()} --partition-range {span}"
+                "dagster asset materialize -m dart_assets.definitions "
+                f"--select {key.to_user_string()} --partition-range {span}"
             )
         if len(found) < len(wanted):
             context.log.info(
-                f"{key.to_user_string()}: loading {len(found)} of {len(wanted)} partitions (the rest are not materialized)"
+                f"{key.to_user_string()}: loading {len(found)} of {len(wanted)} partitions "
+                "(the rest are not materialized)"
             )
         frames = []
         for k in found:

@@ -13,7 +13,8 @@ from dart_assets.settings import DATA_SOURCES
 
 
 class MarketDataSource(dg.ConfigurableResource):
-    """Reads DAM, RTM and system conditions for a range of delivery days, validated against the tidy schema."""
+    """Reads DAM, RTM, system conditions and driver forecasts for a range of delivery days, validated against the
+    tidy schemas."""
 
     source: str = "synthetic"
     path: str | None = None
@@ -30,8 +31,9 @@ class MarketDataSource(dg.ConfigurableResource):
         return self.source if self.source == "synthetic" else f"{self.source}:{self.path}"
 
     def read(self, start: dt.date, end: dt.date) -> dict[str, pd.DataFrame]:
-        """The three market tables for delivery days start..end inclusive. Sources without drivers give a
-        system_conditions table of the hours alone, so every partition exists."""
+        """The four market tables for delivery days start..end inclusive. Sources without drivers give a
+        system_conditions table of the hours alone, so every partition exists; sources without forecast postings
+        an empty driver_forecasts table (the features then use lagged actuals)."""
         self._check()
         points = list(self.settlement_points)
         if self.source == "synthetic":
@@ -43,6 +45,7 @@ class MarketDataSource(dg.ConfigurableResource):
                 "dam_prices": ercot.read_dam(self.path, start, end, points),
                 "rtm_prices": ercot.read_rtm(self.path, start, end, points),
                 "system_conditions": ercot.read_system(self.path, start, end),
+                "driver_forecasts": ercot.read_forecasts(self.path, start, end),
             }
         else:
             from dart_assets.market import table
@@ -51,13 +54,6 @@ class MarketDataSource(dg.ConfigurableResource):
         if tables.get("system_conditions") is None:
             days = pd.date_range(start, end, freq="D")
             tables["system_conditions"] = pd.concat([day_hours(d) for d in days], ignore_index=True)
+        if tables.get("driver_forecasts") is None:
+            tables["driver_forecasts"] = schemas.empty("driver_forecasts")
         return {kind: schemas.validate(kind, frame, self.label) for kind, frame in tables.items()}
-
-    def driver_forecasts(self, day: dt.date) -> pd.DataFrame | None:
-        """Day-ahead driver forecasts for `day`, as issued before its decision time; None if the source has none.
-
-        Only the generator issues forecasts; for ERCOT files and tables the features fall back to lagged actuals.
-        """
-        if self.source != "synthetic":
-            return None
-        return synthetic.system_conditions(day, day)[[*schemas.KEY_COLUMNS, *schemas.SYSTEM_FORECASTS]]

@@ -59,27 +59,18 @@ def test_forecast_partition_from_the_champion(trained_graph, backfill, champion,
 
 def test_forecast_equals_the_core_function_on_the_decision_time_window(trained_graph, backfill, champion):
     from dart_assets.ml import tracking
-    from dart_assets.resources.market_source import MarketDataSource
 
     day = "2025-03-10"
+    first = pd.Timestamp(day) - pd.Timedelta(days=forecasting.HISTORY_DAYS)
     stored = {
         name: pd.concat(
-            [
-                read(trained_graph.storage, name, d.date().isoformat())
-                for d in pd.date_range("2025-02-28", "2025-03-10")
-            ],
+            [read(trained_graph.storage, name, d.date().isoformat()) for d in pd.date_range(first, day)],
             ignore_index=True,
         )
-        for name in ("dam_prices", "rtm_prices", "system_conditions")
+        for name in ("dam_prices", "rtm_prices", "system_conditions", "driver_forecasts")
     }
     model = tracking.load_bundle_from_run(champion.run_id)
-    expected = forecasting.forecast_day(
-        model,
-        *stored.values(),
-        MarketDataSource(settlement_points=POINTS).driver_forecasts(pd.Timestamp(day).date()),
-        POINTS,
-        day,
-    )
+    expected = forecasting.forecast_day(model, *stored.values(), POINTS, day)
     got = read(trained_graph.storage, "dart_forecast", day)
     pd.testing.assert_frame_equal(got[expected.columns], expected, check_dtype=False)
 
@@ -91,7 +82,13 @@ def test_inputs_stop_at_the_decision_time():
         if key.to_user_string() != "promoted_model"
     }
     windows = {k: (m.start_offset, m.end_offset) for k, m in mappings.items()}
-    assert windows == {"dam_prices": (-10, -1), "rtm_prices": (-10, -2), "system_conditions": (-10, -1)}
+    back = -forecasting.HISTORY_DAYS
+    assert windows == {
+        "dam_prices": (back, -1),
+        "rtm_prices": (back, -1),  # D-1's morning hours are public at the decision time
+        "system_conditions": (back, -1),
+        "driver_forecasts": (back, 0),  # the forecasts for D, and for the days before (their changes, errors)
+    }
 
 
 def test_rematerializing_a_partition_rewrites_identical_files(trained_graph, backfill):

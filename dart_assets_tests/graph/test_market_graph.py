@@ -36,6 +36,11 @@ def run_features(storage: Path, source: MarketDataSource) -> dg.ExecuteInProcess
     )
 
 
+def metadata_of(result: dg.ExecuteInProcessResult) -> dict:
+    [event] = result.asset_materializations_for_node("hourly_features")
+    return {k: v.value for k, v in event.metadata.items()}
+
+
 def files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
@@ -64,33 +69,42 @@ def test_a_partition_range_is_one_run_writing_a_file_per_day_with_passing_checks
     assert len(dam) == 48 and (dam.delivery_date == pd.Timestamp("2025-01-02")).all()
     assert sorted(dam.settlement_point.unique()) == ["HB_NORTH", "HB_WEST"]
 
+    forecasts = pd.read_parquet(tmp_path / "driver_forecasts" / "2025-01-02.parquet")
+    assert len(forecasts) == 3 * 24 and forecasts.posted_utc.nunique() == 3  # three postings per delivery hour
     materialized = {
         (m.asset_key.to_user_string(), m.partition) for m in result.asset_materializations_for_node("market_data")
     }
     assert materialized == {(name, day) for name in TABLES for day in ("2025-01-01", "2025-01-02", "2025-01-03")}
 
     checks = result.get_asset_check_evaluations()
-    expected = {(name, check) for name in TABLES for check in quality.CHECKS[name]}
+    expected = {(name, check) for name in TABLES for check in quality.CHECKS.get(name, {})}
     assert {(c.asset_key.to_user_string(), c.check_name) for c in checks} == expected
     assert len(checks) == len(expected) == 11
     assert all(c.passed for c in checks), [(c.check_name, c.description) for c in checks if not c.passed]
     missing = next(c for c in checks if c.asset_key == dg.AssetKey("rtm_prices") and c.check_name == "missing_hours")
     assert missing.metadata["expected_rows"].value == 3 * 24 * 2
 
-    # hourly_features joins every materialized day of the three tables.
-    table = run_features(tmp_path, source).output_for_node("hourly_features")
-    assert len(table) == 3 * 24 * 2
-    assert table.delivery_date.dt.strftime("%Y-%m-%d").unique().tolist() == ["2025-01-01", "2025-01-02", "2025-01-03"]
+    # hourly_features joins every materialized day of the four tables and keeps the days with their key inputs:
+    # day 3 sees day 1's settled DART; days 1 and 2 have no D-2 (or D-1) history and are left out, in metadata.
+    result = run_features(tmp_path, source)
+    table = result.output_for_node("hourly_features")
+    assert len(table) == 24 * 2
+    assert table.delivery_date.dt.strftime("%Y-%m-%d").unique().tolist() == ["2025-01-03"]
     rtm = pd.concat(pd.read_parquet(p) for p in sorted((tmp_path / "rtm_prices").iterdir()))
     merged = table.merge(rtm, on=["timestamp_utc", "settlement_point"], suffixes=("", "_file"))
     assert len(merged) == len(table) and (merged.rtm_price == merged.rtm_price_file).all()
     assert (table.dart == table.dam_price - table.rtm_price).all()
-    assert table.load_forecast_mw.notna().all()
-    # Day 3 sees day 1's settled DART; day 1 has no history yet.
-    day3 = table[table.delivery_date == "2025-01-03"].set_index(["settlement_point", "hour_ending"]).dart_lag_2d
-    day1 = table[table.delivery_date == "2025-01-01"].set_index(["settlement_point", "hour_ending"]).dart
-    pd.testing.assert_series_equal(day3, day1, check_names=False)
-    assert table[table.delivery_date == "2025-01-01"].dart_lag_2d.isna().all()
+    assert table.load_forecast_mw.notna().all() and table.dart_last_1d.notna().all()
+    day3 = table.set_index(["settlement_point", "hour_ending"]).dart_lag_2d
+    day1 = rtm[rtm.delivery_date == "2025-01-01"].merge(
+        pd.read_parquet(tmp_path / "dam_prices" / "2025-01-01.parquet"), on=["timestamp_utc", "settlement_point"]
+    )
+    day1 = day1.set_index(["settlement_point", "hour_ending_x"]).eval("dam_price - rtm_price")
+    pd.testing.assert_series_equal(day3.sort_index(), day1.sort_index(), check_names=False, check_index=False)
+    meta = metadata_of(result)
+    assert (meta["rows_missing_inputs"], meta["days_missing_inputs"], meta["days_without_target"]) == (96, 2, 0)
+    assert meta["left_out"]["days_missing_inputs"]["2025-01-02"] == ["rtm_prices 2024-12-31"]
+    assert meta["decision_time_central"] == "09:00"
     assert (tmp_path / "hourly_features.parquet").exists()
 
 
@@ -105,6 +119,7 @@ def test_table_source_from_a_csv(tmp_path):
     assert all(c.passed for c in result.get_asset_check_evaluations())
     for name in TABLES:
         assert files(storage / name) == [f"{d}.parquet" for d in days]
+    assert len(pd.read_parquet(storage / "driver_forecasts" / "2025-01-02.parquet")) == 0  # the table has none
     system = pd.read_parquet(storage / "system_conditions" / "2025-01-03.parquet")
     # load_mw is system-wide: the mean over the points (LZ_HOUSTON reports 10 MW more).
     assert system.load_mw.iloc[0] == fx.ercot_load(days[2], 1, False) + 5.0
@@ -115,7 +130,7 @@ def test_table_source_from_a_csv(tmp_path):
     ].iloc[0]
     assert row.dart == -4.0 and row.dam_price == fx.dam_price(days[2], 7, False, "HB_NORTH")
     assert row.load_mw_lag_2d == fx.ercot_load(days[0], 7, False) + 5.0
-    assert "load_forecast_mw" not in table
+    assert "load_forecast_mw" not in table and len(table) == 24 * len(fx.POINTS)
 
 
 def write_ercot(folder: Path, dam_rows: list[tuple], days: list[dt.date]) -> None:
@@ -154,7 +169,7 @@ def test_a_malformed_file_fails_the_run_naming_it_and_leaves_earlier_files_untou
     source = MarketDataSource(source="ercot", path=str(reports), settlement_points=list(fx.POINTS))
     assert run_range(storage, source, "2025-03-08", "2025-03-09").success
     before = all_files(storage)
-    assert len(before) == 6
+    assert len(before) == 8
 
     rows = fx.dam_rows(days)
     bad = 2 * 47 + 5  # a row of 2025-03-10
@@ -164,8 +179,8 @@ def test_a_malformed_file_fails_the_run_naming_it_and_leaves_earlier_files_untou
     assert not result.success
     message = error_of(result)
     assert (
-        f"{reports / 'DAMLZHBSPP_2025.xlsx'}, sheet 'Mar', row {bad + 2}: settlement point price '#VALUE!' is not a number"
-        in message
+        f"{reports / 'DAMLZHBSPP_2025.xlsx'}, sheet 'Mar', row {bad + 2}: "
+        "settlement point price '#VALUE!' is not a number" in message
     )
     assert all_files(storage) == before  # byte-identical, no 2025-03-10 file, no temp file
     assert not result.get_asset_check_evaluations()

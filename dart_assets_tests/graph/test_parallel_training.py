@@ -34,6 +34,7 @@ TINY = {
 def _materialize(env: dict, *args: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "dart_assets.definitions", *args],
+        check=False,
         env=env,
         capture_output=True,
         text=True,
@@ -56,7 +57,11 @@ def test_three_models_train_in_parallel_and_log_one_mlflow_run_each(tmp_path):
         "DART_SETTLEMENT_POINTS": "HB_NORTH,HB_WEST",
     }
     _materialize(
-        env, "--select", "dam_prices,rtm_prices,system_conditions", "--partition-range", "2025-01-01...2025-02-14"
+        env,
+        "--select",
+        "dam_prices,rtm_prices,system_conditions,driver_forecasts",
+        "--partition-range",
+        "2025-01-01...2025-02-14",
     )
     _materialize(env, "--select", "hourly_features")
     _materialize(env, "--select", "lgbm_model,xgb_model,deep_model", "--config-json", json.dumps(TINY))

@@ -15,7 +15,8 @@ from dart_assets.ml.gate import candidate_problems
 from dart_assets_tests.graph.conftest import materialize, metadata_of, resources_for
 
 # The first and last hour of the 45-day window in UTC: 2025-01-25 HE01 (CST) .. 2025-03-10 HE24 (CDT).
-DATA_WINDOW = "2025-01-25T06:00:00+00:00..2025-03-11T04:00:00+00:00"
+# The market data starts 2025-01-25; its first two days have no D-2 history, so training rows start 2025-01-27.
+DATA_WINDOW = "2025-01-27T06:00:00+00:00..2025-03-11T04:00:00+00:00"
 
 
 def candidate_runs(trained_graph) -> dict[str, str]:

@@ -83,8 +83,8 @@ def test_unpartitioned_schedules_request_one_run(repo):
 
 def test_jobs_select_the_right_assets_and_partitions():
     expected = {
-        "market_data_job": ({"dam_prices", "rtm_prices", "system_conditions"}, "market"),
-        "dart_forecast_job": ({"dart_forecast"}, "forecast"),
+        "market_data_job": ({"dam_prices", "rtm_prices", "system_conditions", "driver_forecasts"}, "market"),
+        "dart_forecast_job": ({"driver_forecasts", "dart_forecast"}, "forecast"),
         "forecast_accuracy_job": ({"forecast_accuracy"}, "forecast"),
         "weekly_retraining": ({"hourly_features", "lgbm_model", "xgb_model", "deep_model", "promoted_model"}, None),
     }
@@ -102,9 +102,9 @@ def test_dart_forecast_is_due_by_0900_central_every_day():
         deadline_cron="0 9 * * *", lower_bound_delta=dt.timedelta(hours=24), timezone="America/Chicago"
     )
     # The market data must be in by 08:00 (the 07:00 run), an hour before the forecast's deadline.
-    for key in ("dam_prices", "rtm_prices", "system_conditions"):
+    for key in ("dam_prices", "rtm_prices", "system_conditions", "driver_forecasts"):
         assert graph.get(dg.AssetKey(key)).freshness_policy == dg.FreshnessPolicy.cron(
             deadline_cron="0 8 * * *", lower_bound_delta=dt.timedelta(hours=24), timezone="America/Chicago"
         )
     with_policy = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).freshness_policy}
-    assert with_policy == {"dart_forecast", "dam_prices", "rtm_prices", "system_conditions"}
+    assert with_policy == {"dart_forecast", "dam_prices", "rtm_prices", "system_conditions", "driver_forecasts"}

@@ -89,11 +89,16 @@ def test_impossible_values_fail(day, kind, column, value, expected):
 
 
 def test_driver_columns_may_be_absent_or_blank(day):
-    system = day["system_conditions"].drop(
-        columns=[c for c in schemas.DRIVER_FORECASTS if c in day["system_conditions"]]
-    )
+    system = day["system_conditions"].drop(columns="temperature_f")
     system.loc[3, "wind_mw"] = np.nan
     schemas.validate("system_conditions", system, "ercot")
+
+
+def test_system_conditions_carry_actuals_only(day):
+    # A forecast without its posting time cannot be placed against the decision time: it belongs in driver_forecasts.
+    system = day["system_conditions"].assign(load_forecast_mw=50_000.0)
+    assert "load_forecast_mw" in error("system_conditions", system)
+    schemas.validate("driver_forecasts", day["driver_forecasts"], "synthetic")
 
 
 def test_text_prices_fail(day):

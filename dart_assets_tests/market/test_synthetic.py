@@ -15,7 +15,7 @@ from dart_assets.market import schemas, synthetic
 from dart_assets.market.schemas import MarketDataError
 
 POINTS = ["HB_NORTH", "HB_WEST"]
-TABLES = ["dam_prices", "rtm_prices", "system_conditions"]
+TABLES = ["dam_prices", "rtm_prices", "system_conditions", "driver_forecasts"]
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +94,10 @@ def test_validates_against_the_tidy_schemas(half_year):
         assert len(validated) == len(half_year[name])
     assert list(half_year["dam_prices"].columns) == schemas.DAM_COLUMNS
     assert list(half_year["rtm_prices"].columns) == schemas.RTM_COLUMNS
-    assert set(half_year["system_conditions"].columns) == {*schemas.KEY_COLUMNS, *schemas.DRIVER_COLUMNS}
+    assert set(half_year["system_conditions"].columns) == {*schemas.KEY_COLUMNS, *schemas.DRIVER_ACTUALS}
+    assert set(half_year["driver_forecasts"].columns) == {*schemas.FORECAST_KEY_COLUMNS, *schemas.DRIVER_FORECASTS}
     assert not half_year["system_conditions"].isna().any().any()
+    assert not half_year["driver_forecasts"].isna().any().any()
 
 
 def test_prices_have_the_shape_of_ercot(half_year):
@@ -143,15 +145,57 @@ def test_empty_range_is_an_error():
         synthetic.generate("2024-06-02", "2024-06-01", POINTS)
 
 
+def test_forecasts_are_posted_three_times_and_sharpen_with_lead_time(half_year):
+    forecasts, system = half_year["driver_forecasts"], half_year["system_conditions"]
+    assert forecasts.groupby("timestamp_utc").size().eq(3).all()
+    local = forecasts[schemas.POSTED_COLUMN].dt.tz_convert("America/Chicago")
+    lead_days = (forecasts["delivery_date"] - local.dt.tz_localize(None).dt.normalize()).dt.days
+    clocks = set(zip(lead_days, local.dt.strftime("%H:%M"), strict=True))
+    assert clocks == {(2, "09:55"), (1, "05:55"), (1, "09:55")}  # also across DST: always the Central clock
+    # Regions add up to their system total in every posting.
+    wind_regions = forecasts[[f"wind_forecast_{r}_mw" for r in schemas.WIND_REGIONS]].sum(axis=1)
+    np.testing.assert_allclose(wind_regions, forecasts["wind_forecast_mw"], rtol=1e-9)
+    zones = forecasts[[f"load_forecast_zone_{z}_mw" for z in schemas.LOAD_FORECAST_ZONES]].sum(axis=1)
+    np.testing.assert_allclose(zones, forecasts["load_forecast_mw"], rtol=1e-9)
+    # The later the posting, the closer to what happened.
+    joined = forecasts.assign(clock=list(zip(lead_days, local.dt.hour, strict=True))).merge(system, on="timestamp_utc")
+    error = (joined["load_forecast_mw"] - joined["load_mw"]).abs().groupby(joined["clock"]).mean()
+    assert error[(2, 9)] > 1.3 * error[(1, 5)] > 1.3 * error[(1, 9)], error
+    wind_error = (joined["wind_forecast_mw"] - joined["wind_mw"]).abs().groupby(joined["clock"]).mean()
+    assert wind_error[(2, 9)] > wind_error[(1, 5)] > wind_error[(1, 9)], wind_error
+
+
+def test_decision_time_picks_the_posting(half_year):
+    """At 09:00 the D-1 05:55 posting is the latest; at 09:55 the D-1 09:55 one (the one the DAM clears on)."""
+    import datetime as dt
+
+    forecasts = half_year["driver_forecasts"]
+    at_0900 = features.known_forecasts(forecasts, dt.time(9, 0)).set_index("timestamp_utc")
+    at_0955 = features.known_forecasts(forecasts, dt.time(9, 55)).set_index("timestamp_utc")
+    at_0600 = features.known_forecasts(forecasts, dt.time(5, 54)).set_index("timestamp_utc")
+    local = forecasts[schemas.POSTED_COLUMN].dt.tz_convert("America/Chicago")
+    for frame, clock, lead in ((at_0900, "05:55", 1), (at_0955, "09:55", 1), (at_0600, "09:55", 2)):
+        day_before = forecasts["delivery_date"] - pd.Timedelta(days=lead)
+        chosen = forecasts[
+            (local.dt.strftime("%H:%M") == clock) & (local.dt.tz_localize(None).dt.normalize() == day_before)
+        ]
+        expected = chosen.set_index("timestamp_utc")[schemas.DRIVER_FORECASTS]
+        pd.testing.assert_frame_equal(frame[schemas.DRIVER_FORECASTS], expected, check_names=False)
+
+
 def test_dart_is_learnable_from_decision_time_features(half_year):
     """A small model on the features beats the zero-spread baseline on a later holdout: the data has signal."""
     lgb = pytest.importorskip("lightgbm")
     table = features.build_features(
-        half_year["dam_prices"], half_year["rtm_prices"], half_year["system_conditions"], POINTS
+        half_year["dam_prices"],
+        half_year["rtm_prices"],
+        half_year["system_conditions"],
+        POINTS,
+        forecasts=half_year["driver_forecasts"],
     )
     table = table.dropna(subset=[features.TARGET])
     columns = features.feature_columns(table)
-    assert {"load_forecast_mw", "wind_forecast_mw", "dart_lag_2d"} <= set(columns)
+    assert {"load_forecast_mw", "wind_forecast_mw", "dart_lag_2d", "dart_last_1d"} <= set(columns)
     X = table[columns].assign(point=(table.settlement_point == "HB_WEST").astype(int))
     y = table[features.TARGET].to_numpy()
     train = (table.delivery_date < "2024-05-15").to_numpy()

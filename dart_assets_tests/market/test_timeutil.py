@@ -100,6 +100,29 @@ def test_decision_time_is_d_minus_1_09_00_central(delivery, expected):
     assert timeutil.decision_time_utc(pd.Timestamp(delivery).date()) == utc(expected)
 
 
+@pytest.mark.parametrize(
+    ("delivery", "expected"),
+    [("2024-07-15", "2024-07-14 14:55"), ("2024-01-15", "2024-01-14 15:55"), ("2024-11-04", "2024-11-03 15:55")],
+)
+def test_decision_time_is_a_parameter(delivery, expected):
+    assert timeutil.decision_time_utc(delivery, dt.time(9, 55)) == utc(expected)
+    vectorised = timeutil.decision_times_utc(pd.Series(pd.to_datetime([delivery, delivery])), dt.time(9, 55))
+    assert vectorised.tolist() == [utc(expected)] * 2
+
+
+@pytest.mark.parametrize(
+    ("decision_time", "message"),
+    [
+        (dt.time(10, 0), "decision time 10:00 is not before the day-ahead market closes at 10:00 Central on D-1"),
+        (dt.time(14, 30), "decision time 14:30 is not before the day-ahead market closes"),
+        ("09:00", "must be a naive datetime.time"),
+    ],
+)
+def test_a_decision_time_at_or_after_the_dam_close_is_refused(decision_time, message):
+    with pytest.raises(ValueError, match=message):
+        timeutil.decision_time_utc("2024-07-15", decision_time)
+
+
 def test_ercot_holidays_are_the_nerc_set_with_observed_days():
     days = timeutil.ercot_holidays(dt.date(2022, 1, 1), dt.date(2024, 12, 31))
     for holiday in [

@@ -100,12 +100,17 @@ def test_a_partition_range_is_split_into_one_file_per_day(manager, tmp_path):
     assert context.get_logged_metadata()["dagster/row_count"].value == 72
 
 
-def test_a_partition_range_without_rows_for_a_day_writes_nothing(manager, tmp_path):
+def test_a_day_without_rows_is_stored_as_an_empty_partition(manager, tmp_path):
     frame = table("2025-01-01", days=3)
     frame = frame[frame.delivery_date != "2025-01-02"]
-    with pytest.raises(ValueError, match=r"market/prices: no rows for partition\(s\) 2025-01-02"):
-        write(manager, frame, **key_range("2025-01-01", "2025-01-03"))
-    assert not (tmp_path / "store").exists() or files(tmp_path / "store") == []
+    write(manager, frame, **key_range("2025-01-01", "2025-01-03"))
+    folder = tmp_path / "store" / "market" / "prices"
+    assert files(folder) == ["2025-01-01.parquet", "2025-01-02.parquet", "2025-01-03.parquet"]
+    empty = pd.read_parquet(folder / "2025-01-02.parquet")
+    assert len(empty) == 0 and list(empty.columns) == list(frame.columns)
+    pd.testing.assert_frame_equal(
+        read(manager, **key_range("2025-01-01", "2025-01-03")), frame.reset_index(drop=True), check_index_type=False
+    )
 
 
 def test_a_partition_range_needs_delivery_date(manager):
@@ -158,7 +163,7 @@ def test_a_failed_write_keeps_the_previous_file_and_leaves_no_temp_file(
     before = path.read_bytes()
 
     failure(monkeypatch)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match=r"No space left on device|rename failed"):
         write(manager, table("2025-01-02", days=1, offset=1000.0), **where)
     monkeypatch.undo()
 

@@ -18,20 +18,12 @@ def test_synthetic_source_is_the_generator():
     source = MarketDataSource(settlement_points=["HB_NORTH", "HB_WEST"])
     tables = source.read(D(2025, 3, 8), D(2025, 3, 9))
     expected = synthetic.generate(D(2025, 3, 8), D(2025, 3, 9), ["HB_NORTH", "HB_WEST"])
-    assert set(tables) == {"dam_prices", "rtm_prices", "system_conditions"}
+    assert set(tables) == set(schemas.MARKET_TABLES)
     for name, frame in expected.items():
         pd.testing.assert_frame_equal(tables[name], frame)
     assert len(tables["system_conditions"]) == 24 + 23
+    assert len(tables["driver_forecasts"]) == 3 * (24 + 23)  # three postings per delivery hour
     assert source.label == "synthetic"
-
-
-def test_synthetic_driver_forecasts_for_one_day():
-    source = MarketDataSource(settlement_points=["HB_WEST"])
-    forecasts = source.driver_forecasts(D(2025, 3, 9))
-    assert list(forecasts.columns) == [*schemas.KEY_COLUMNS, *schemas.SYSTEM_FORECASTS]
-    assert len(forecasts) == 23
-    system = synthetic.generate(D(2025, 3, 9), D(2025, 3, 9), ["HB_NORTH"])["system_conditions"]
-    pd.testing.assert_frame_equal(forecasts, system[forecasts.columns])
 
 
 def test_table_source_without_drivers_gives_the_hours_alone(tmp_path):
@@ -43,7 +35,8 @@ def test_table_source_without_drivers_gives_the_hours_alone(tmp_path):
     assert len(tables["dam_prices"]) == len(tables["rtm_prices"]) == 2 * 47
     system = tables["system_conditions"]
     assert list(system.columns) == schemas.KEY_COLUMNS and len(system) == 47
-    assert source.driver_forecasts(DAYS[0]) is None
+    forecasts = tables["driver_forecasts"]
+    assert forecasts.empty and list(forecasts.columns) == schemas.FORECAST_KEY_COLUMNS
     rtm = tables["rtm_prices"].set_index(["settlement_point", "delivery_date", "hour_ending"]).rtm_price
     assert rtm[("HB_NORTH", pd.Timestamp("2025-03-09"), 4)] == fx.dam_price(DAYS[1], 4, False, "HB_NORTH") + 4.0
 
