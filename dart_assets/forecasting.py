@@ -16,6 +16,7 @@ import pandas as pd
 from dart_assets import features
 from dart_assets.market import schemas
 from dart_assets.market.timeutil import decision_time_utc
+from dart_assets.ml import metrics
 
 HISTORY_DAYS = 10  # lags reach back 7 days, rolling windows 2+7 days; the LSTM also needs D-1's rows
 FORECAST_COLUMNS = [
@@ -61,8 +62,8 @@ def forecast_day(
     dam, rtm, system = known_at_decision_time(dam, rtm, system, day)
     if driver_forecasts is not None:
         system = pd.concat([f for f in (system, driver_forecasts) if f is not None and len(f)], ignore_index=True)
-    # Rows before D only serve as the LSTM's look-back (23 hours per day at worst).
-    history_days = max(1, math.ceil(((model.metadata.get("lookback") or 1) - 1) / 23))
+    # Rows before D only serve as the model's history (an LSTM's look-back; 23 hours per day at worst).
+    history_days = max(1, math.ceil(((model.metadata.get("history_hours") or 1) - 1) / 23))
     table = features.build_features(
         dam, rtm, system, points, days=list(pd.date_range(day - pd.Timedelta(days=history_days), day))
     )
@@ -71,7 +72,8 @@ def forecast_day(
     if missing:
         raise FeatureMismatchError(
             f"the champion ({model.family}) needs features {missing} that the current data source does not provide; "
-            "retrain on the current data: materialize hourly_features, lgbm_model, xgb_model, deep_model and promoted_model"
+            "retrain on the current data: materialize hourly_features, lgbm_model, xgb_model, lstm_model and "
+            "promoted_model"
         )
     predictions = model.predict(table)
     out = table[["timestamp_utc", "delivery_date", "hour_ending", "repeated_hour", "settlement_point"]].copy()
@@ -95,17 +97,16 @@ def score_day(forecast: pd.DataFrame, dam: pd.DataFrame, rtm: pd.DataFrame) -> d
     joined = forecast.merge(actual, on=keys, how="left")
     if joined[["dam_price", "rtm_price"]].isna().any().any():
         return None
-    dart = joined["dam_price"] - joined["rtm_price"]
-    error = joined["dart_forecast"] - dart
-    nonzero = dart != 0
+    dart = (joined["dam_price"] - joined["rtm_price"]).to_numpy()
+    forecast_p50, zero = joined["dart_forecast"].to_numpy(), np.zeros(len(joined))
     return {
         "hours": float(len(joined)),
-        "mae": float(error.abs().mean()),
-        "rmse": float(math.sqrt((error**2).mean())),
-        "sign_accuracy": float((np.sign(joined["dart_forecast"][nonzero]) == np.sign(dart[nonzero])).mean()),
-        "band_coverage": float(((dart >= joined["dart_p10"]) & (dart <= joined["dart_p90"])).mean()),
-        "zero_mae": float(dart.abs().mean()),
-        "zero_rmse": float(math.sqrt((dart**2).mean())),
+        "mae": metrics.mae(dart, forecast_p50),
+        "rmse": metrics.rmse(dart, forecast_p50),
+        "sign_accuracy": metrics.sign_accuracy(dart, forecast_p50),
+        "band_coverage": metrics.interval_coverage(dart, joined["dart_p10"], joined["dart_p90"]),
+        "zero_mae": metrics.mae(dart, zero),
+        "zero_rmse": metrics.rmse(dart, zero),
     }
 
 
@@ -131,7 +132,7 @@ def forecast_chart(forecast: pd.DataFrame, title: str) -> bytes:
 
     points = sorted(forecast["settlement_point"].unique())
     figure, axes = plt.subplots(len(points), 1, figsize=(9, 2.6 * len(points)), squeeze=False, sharex=True)
-    for ax, point in zip(axes[:, 0], points):
+    for ax, point in zip(axes[:, 0], points, strict=True):
         rows = forecast[forecast["settlement_point"] == point].sort_values("timestamp_utc")
         x = np.arange(len(rows))
         ax.fill_between(x, rows["dart_p10"], rows["dart_p90"], alpha=0.3, label="P10-P90")

@@ -165,8 +165,12 @@ def test_lagged_actuals_replace_forecasts_for_sources_without_them():
 
 def test_dst_days_have_23_and_25_rows_per_point_and_the_repeated_hour_is_averaged():
     spring = build(tables_around(pd.Timestamp("2024-03-11")))
-    assert spring[spring.delivery_date == "2024-03-10"].groupby("settlement_point").size().to_dict() == dict.fromkeys(POINTS, 23)
-    assert spring[spring.delivery_date == "2024-03-09"].groupby("settlement_point").size().to_dict() == dict.fromkeys(POINTS, 24)
+    assert spring[spring.delivery_date == "2024-03-10"].groupby("settlement_point").size().to_dict() == dict.fromkeys(
+        POINTS, 23
+    )
+    assert spring[spring.delivery_date == "2024-03-09"].groupby("settlement_point").size().to_dict() == dict.fromkeys(
+        POINTS, 24
+    )
     assert spring.duplicated(["timestamp_utc", "settlement_point"]).sum() == 0
     # Two days after the missing HE03 there is nothing to lag.
     assert spring[(spring.delivery_date == "2024-03-12") & (spring.hour_ending == 3)].dart_lag_2d.isna().all()

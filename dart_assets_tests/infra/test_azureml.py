@@ -16,9 +16,9 @@ with warnings.catch_warnings():  # the SDK's marshmallow schemas warn by the hun
     from azure.ai.ml import load_environment, load_job
     from azure.ai.ml.entities import Command, Environment, PipelineJob
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
-
 from .conftest import AZUREML, REPO, Terraform
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 
 JOBS = {  # file -> (family, compute, environment)
     "train-lgbm.yml": ("lgbm", "cpu-cluster", "dart-assets-cpu"),
@@ -129,7 +129,7 @@ def test_command_jobs(name: str) -> None:
     assert job.command.split() == [
         "python",
         "-m",
-        "dart_assets.remote.train",
+        "dart_assets.entrypoints.train",
         "--family",
         family,
         "--features",
