@@ -41,7 +41,7 @@ def _grid(days: list[pd.Timestamp], points: list[str]) -> pd.DataFrame:
 
 def _by_slot(frame: pd.DataFrame, value: str) -> pd.DataFrame:
     """One value per (point, day, hour ending): a fall-back day's repeated hour is averaged with its twin."""
-    return frame.groupby(SLOT, as_index=False)[value].mean()
+    return frame.groupby(SLOT, as_index=False)[[value]].mean()
 
 
 def _same_hour_lag(slots: pd.DataFrame, value: str, days: int) -> pd.DataFrame:

@@ -105,7 +105,9 @@ class _DailyNoise:
         self.rngs = [np.random.default_rng([SEED, *seed, pd.Timestamp(d).toordinal()]) for d in days]
 
     def draw(self, method: str, *args) -> np.ndarray:
-        return np.concatenate([getattr(rng, method)(*args, size=n) for rng, n in zip(self.rngs, self.lengths)])
+        return np.concatenate(
+            [getattr(rng, method)(*args, size=n) for rng, n in zip(self.rngs, self.lengths, strict=True)]
+        )
 
 
 def _clock(hours: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.Series]:

@@ -197,8 +197,8 @@ def tidy_table(days: Iterable[dt.date], points: Iterable[str] = POINTS) -> pd.Da
     for day in days:
         hours = timeutil.day_hours(day)
         for point in points:
-            dam = [dam_price(day, h, r, point) for h, r in zip(hours.hour_ending, hours.repeated_hour)]
-            load = [ercot_load(day, h, r) for h, r in zip(hours.hour_ending, hours.repeated_hour)]
+            dam = [dam_price(day, h, r, point) for h, r in zip(hours.hour_ending, hours.repeated_hour, strict=True)]
+            load = [ercot_load(day, h, r) for h, r in zip(hours.hour_ending, hours.repeated_hour, strict=True)]
             frames.append(
                 pd.DataFrame(
                     {
