@@ -75,7 +75,8 @@ def _execute(instance: dg.DagsterInstance, job: str, label: str, tags: dict[str,
 
 
 def quickstart(start: dt.date, days: int) -> int:
-    """Market data -> features -> three models in parallel -> gated promotion -> next-day forecast -> transformer."""
+    """Market data -> features -> every family's model in parallel -> gated promotion -> next-day forecast -> the
+    transformer graph."""
     from dart_assets.definitions import settings
 
     if settings.data_source != "synthetic":

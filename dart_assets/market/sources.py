@@ -41,8 +41,7 @@ def _synthetic_forecasts(day: dt.date) -> pd.DataFrame:
     """The generator's day-ahead forecasts: the system-wide ones (it has no regional forecasts)."""
     from dart_assets.market import schemas, synthetic
 
-    system = synthetic.system_conditions(day, day)
-    return system[[*schemas.KEY_COLUMNS, *(c for c in schemas.DRIVER_FORECASTS if c in system)]]
+    return synthetic.system_conditions(day, day)[[*schemas.KEY_COLUMNS, *schemas.SYSTEM_FORECASTS]]
 
 
 def _ercot(path: str | None, start: dt.date, end: dt.date, points: list[str]) -> Tables:

@@ -7,7 +7,7 @@ families for their metrics to be comparable (split, transforms, calibration, sco
 `training.py`; generic code only talks to this interface.
 
 Family modules import their heavy library (LightGBM, XGBoost, torch) inside the methods that use it: the Dagster
-definitions read the class attributes of every family without paying for three ML libraries at load time.
+definitions read the class attributes of every family without paying for every ML library at load time.
 """
 
 from __future__ import annotations

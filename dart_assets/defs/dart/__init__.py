@@ -18,10 +18,10 @@ from dart_assets.settings import Settings
 def build_dart_defs(settings: Settings) -> dg.Definitions:
     days = build_partitions(settings.start_date)
     rhythm = Rhythm(settings.decision_time)
-    dart_forecast, forecast_accuracy = build_forecast_assets(days.forecast, freshness(rhythm.decision_time))
+    dart_forecast, forecast_accuracy = build_forecast_assets(days.forecast, freshness(rhythm.forecast_deadline))
     assets_and_resources = dg.Definitions(
         assets=[
-            build_market_data(days.market, freshness(rhythm.forecast_run)),
+            build_market_data(days.market, freshness(rhythm.market_deadline)),
             hourly_features,
             *build_model_assets(settings.execution),
             promoted_model,

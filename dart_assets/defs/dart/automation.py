@@ -38,8 +38,18 @@ class Rhythm:
 
     @property
     def forecast_run(self) -> dt.time:
-        """Forecasts tomorrow from the data the market run loaded; the market data is due by then."""
+        """Forecasts tomorrow from the data the market run loaded."""
         return self._before(60)
+
+    @property
+    def market_deadline(self) -> dt.time:
+        """The market data must be in when the forecast runs."""
+        return self.forecast_run
+
+    @property
+    def forecast_deadline(self) -> dt.time:
+        """The forecast must exist by the decision time."""
+        return self.decision_time
 
 
 def daily_cron(at: dt.time) -> str:

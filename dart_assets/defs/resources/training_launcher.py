@@ -5,7 +5,7 @@ Both launchers run the same training entry point (`dart_assets.entrypoints.train
 `python -m dart_assets.entrypoints.train` wraps in Dagster Pipes on Azure ML) and return the same
 `TrainingSummary`, so the asset code and the training logic are identical; only the transport differs. Locally the
 step process trains directly: a Pipes subprocess would re-import pandas, MLflow and the model library for each of
-the three parallel trainers, which on a 2-core machine cost more than it isolates.
+the parallel trainers, which on a 2-core machine cost more than it isolates.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class TrainingLauncher(dg.ConfigurableResource):
 
     mode: ExecutionMode = "local"
     storage: str
-    n_threads: int = 1  # three trainers share the cores in local mode
+    n_threads: int = 1  # the trainers share the cores in local mode
     azureml: AzureMLConfig | None = None  # required in azureml mode
 
     @model_validator(mode="after")

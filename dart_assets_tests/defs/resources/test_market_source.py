@@ -29,7 +29,7 @@ def test_synthetic_source_is_the_generator():
 def test_synthetic_driver_forecasts_for_one_day():
     source = MarketDataSource(settlement_points=["HB_WEST"])
     forecasts = source.driver_forecasts(D(2025, 3, 9))
-    assert list(forecasts.columns) == [*schemas.KEY_COLUMNS, *schemas.SYSTEM_FORECASTS]  # no regional forecasts
+    assert list(forecasts.columns) == [*schemas.KEY_COLUMNS, *schemas.SYSTEM_FORECASTS]
     assert len(forecasts) == 23
     system = synthetic.generate(D(2025, 3, 9), D(2025, 3, 9), ["HB_NORTH"])["system_conditions"]
     pd.testing.assert_frame_equal(forecasts, system[forecasts.columns])
