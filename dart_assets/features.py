@@ -81,7 +81,7 @@ def _driver_features(grid: pd.DataFrame, system: pd.DataFrame | None) -> pd.Data
     """Day-ahead driver forecasts for the row's own hour; lagged actuals where a source has no forecasts."""
     if system is None or system.empty:
         return grid
-    forecasts = [c for c in schemas.DRIVER_FORECASTS if c in system and system[c].notna().any()]
+    forecasts = [c for c in schemas.SYSTEM_FORECASTS if c in system and system[c].notna().any()]
     if forecasts:
         out = grid.merge(system[["timestamp_utc", *forecasts]], on="timestamp_utc", how="left")
         if {"load_forecast_mw", "wind_forecast_mw", "solar_forecast_mw"} <= set(forecasts):

@@ -25,7 +25,7 @@ def tables_around(day: pd.Timestamp, with_forecasts: bool = True) -> dict[str, p
     tables = window(str((day - pd.Timedelta(days=30)).date()), str((day + pd.Timedelta(days=9)).date()))
     tables = {k: v.copy() for k, v in tables.items()}
     if not with_forecasts:
-        tables["system_conditions"] = tables["system_conditions"].drop(columns=schemas.DRIVER_FORECASTS)
+        tables["system_conditions"] = tables["system_conditions"].drop(columns=schemas.SYSTEM_FORECASTS)
     return tables
 
 
@@ -55,7 +55,7 @@ def perturb_after_cutoff(tables: dict[str, pd.DataFrame], day: pd.Timestamp) -> 
     actuals = [c for c in schemas.DRIVER_ACTUALS if c in system]
     late_actuals = system.timestamp_utc >= cutoff
     system.loc[late_actuals, actuals] *= rng.uniform(1.2, 1.8, (late_actuals.sum(), len(actuals)))
-    forecasts = [c for c in schemas.DRIVER_FORECASTS if c in system]
+    forecasts = [c for c in schemas.SYSTEM_FORECASTS if c in system]
     later_forecasts = system.delivery_date > day
     system.loc[later_forecasts, forecasts] *= rng.uniform(1.2, 1.8, (later_forecasts.sum(), len(forecasts)))
     return {"dam_prices": dam, "rtm_prices": rtm, "system_conditions": system}
@@ -156,7 +156,7 @@ def test_lagged_actuals_replace_forecasts_for_sources_without_them():
     columns = features.feature_columns(table)
     lagged = [f"{c}_lag_2d" for c in schemas.DRIVER_ACTUALS]
     assert set(lagged) <= set(columns)
-    assert not set(schemas.DRIVER_ACTUALS + schemas.DRIVER_FORECASTS) & set(columns)
+    assert not set(schemas.DRIVER_ACTUALS + schemas.SYSTEM_FORECASTS) & set(columns)
     system = tables["system_conditions"].set_index(["delivery_date", "hour_ending"])
     row = table[(table.delivery_date == day) & (table.hour_ending == 15)].iloc[0]
     assert row.load_mw_lag_2d == system.load_mw[(day - pd.Timedelta(days=2), 15)]

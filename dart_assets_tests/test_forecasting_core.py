@@ -42,7 +42,7 @@ def market() -> dict[str, pd.DataFrame]:
 
 def drivers(day: str) -> pd.DataFrame:
     system = synthetic.generate(day, day, POINTS[:1])["system_conditions"]
-    return system[[*schemas.KEY_COLUMNS, *schemas.DRIVER_FORECASTS]]
+    return system[[*schemas.KEY_COLUMNS, *schemas.SYSTEM_FORECASTS]]
 
 
 def forecast(market, day: str, model=None, **overrides) -> pd.DataFrame:
@@ -77,7 +77,7 @@ def test_data_after_the_decision_time_cannot_change_the_forecast(market):
         # Driver actuals of D-1 and later, and everything in the system table from D on.
         system_conditions=bump(
             bump(market["system_conditions"], schemas.DRIVER_ACTUALS, "2025-02-17"),
-            schemas.DRIVER_FORECASTS,
+            schemas.SYSTEM_FORECASTS,
             "2025-02-18",
         ),
     )

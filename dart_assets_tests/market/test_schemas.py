@@ -89,7 +89,7 @@ def test_impossible_values_fail(day, kind, column, value, expected):
 
 
 def test_driver_columns_may_be_absent_or_blank(day):
-    system = day["system_conditions"].drop(columns=schemas.DRIVER_FORECASTS)
+    system = day["system_conditions"].drop(columns=schemas.SYSTEM_FORECASTS)
     system.loc[3, "wind_mw"] = np.nan
     schemas.validate("system_conditions", system, "ercot")
 
