@@ -157,20 +157,14 @@ def _open_pipes():
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    params = json.loads(args.params)
     from dagster_pipes import DAGSTER_PIPES_CONTEXT_ENV_VAR
 
+    def train(tags: dict[str, str], progress: Callable[[str], None]) -> TrainingSummary:
+        params = json.loads(args.params)
+        return run_training(args.family, args.features, args.output, params, args.seed, args.n_threads, tags, progress)
+
     if DAGSTER_PIPES_CONTEXT_ENV_VAR not in os.environ:  # plain CLI or `az ml job create` without Dagster
-        summary = run_training(
-            args.family,
-            args.features,
-            args.output,
-            params,
-            args.seed,
-            args.n_threads,
-            tags={"launcher": "cli"},
-            progress=lambda msg: print(msg, flush=True),
-        )
+        summary = train({"launcher": "cli"}, lambda msg: print(msg, flush=True))
         printed = {k: v for k, v in summary.to_dict().items() if k != "plot_png_base64"}
         print(json.dumps(printed, indent=2, default=str))
         return 0
@@ -180,16 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             "dagster_asset": pipes.asset_key or "",
             "launcher": "dagster-pipes",
         }
-        summary = run_training(
-            args.family,
-            args.features,
-            args.output,
-            params,
-            args.seed,
-            args.n_threads,
-            tags=tags,
-            progress=pipes.log.info,
-        )
+        summary = train(tags, pipes.log.info)
         summary = summary.with_links(mlflow_run_url=_run_url(summary.mlflow_run_id))
         pipes.report_asset_materialization(
             metadata={SUMMARY_METADATA_KEY: {"type": "json", "raw_value": summary.to_dict()}}

@@ -29,21 +29,23 @@ Compute = Literal["cpu", "gpu"]
 
 
 class AzureMLConfig(dg.Config):
-    """Which workspace, clusters and environments the training jobs use, and where Pipes exchanges its blobs."""
+    """Which workspace, clusters and environments the training jobs use, and where Pipes exchanges its blobs.
+
+    Built from the settings (`from_settings`), which hold the defaults.
+    """
 
     subscription_id: str
     resource_group: str
     workspace: str
-    cpu_cluster: str = "cpu-cluster"
-    gpu_cluster: str = "gpu-cluster"
-    cpu_environment: str = "azureml:dart-assets-cpu@latest"
-    gpu_environment: str = "azureml:dart-assets-gpu@latest"
+    cpu_cluster: str
+    gpu_cluster: str
+    cpu_environment: str
+    gpu_environment: str
     pipes_account_url: str = Field(
         description="Blob endpoint for the Pipes context and messages, e.g. https://<account>.blob.core.windows.net"
     )
     pipes_container: str = Field(description="Container for the Pipes blobs; Dagster and the job both write there.")
     identity_client_id: str | None = Field(
-        None,
         description="Client id of the clusters' user-assigned identity: "
         "AZURE_CLIENT_ID inside the job, so DefaultAzureCredential picks it.",
     )
@@ -51,8 +53,8 @@ class AzureMLConfig(dg.Config):
     poll_interval_seconds: float = 10.0
 
     @classmethod
-    def from_settings(cls, settings: AzureMLSettings) -> AzureMLConfig:
-        return cls(**dataclasses.asdict(settings))
+    def from_settings(cls, settings: AzureMLSettings, **overrides: Any) -> AzureMLConfig:
+        return cls(**{**dataclasses.asdict(settings), **overrides})
 
     def cluster(self, compute: Compute) -> str:
         return {"cpu": self.cpu_cluster, "gpu": self.gpu_cluster}[compute]

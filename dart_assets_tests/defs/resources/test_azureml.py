@@ -12,7 +12,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, Serv
 from dart_assets.defs import build_defs
 from dart_assets.defs.resources.azureml import REPO_ROOT, AzureMLConfig, build_command_job, is_transient, job_name
 from dart_assets.defs.resources.training_launcher import TrainingLauncher
-from dart_assets.settings import load_settings
+from dart_assets.settings import AzureMLSettings, load_settings
 from dart_assets_tests.fakes.azure_fixtures import BLOB_URL, CONTAINER, STORAGE, assert_round_trips
 
 
@@ -46,13 +46,15 @@ def test_config_comes_from_the_settings():
 
 @pytest.mark.parametrize(("compute", "family"), [("cpu", "xgb"), ("gpu", "lstm")])
 def test_command_job_serialises_and_round_trips(compute, family, tmp_path):
-    config = AzureMLConfig(
-        subscription_id="s",
-        resource_group="g",
-        workspace="w",
-        pipes_account_url=BLOB_URL,
-        pipes_container=CONTAINER,
-        identity_client_id="mi-client-id",
+    config = AzureMLConfig.from_settings(
+        AzureMLSettings(
+            subscription_id="s",
+            resource_group="g",
+            workspace="w",
+            pipes_account_url=BLOB_URL,
+            pipes_container=CONTAINER,
+            identity_client_id="mi-client-id",
+        )
     )
     params = {"learning_rate": 0.03, "objective": "reg:absoluteerror"}
     argv = TrainingLauncher(mode="azureml", storage=STORAGE, azureml=config).command(family, params, 7, "run-1234", 4)

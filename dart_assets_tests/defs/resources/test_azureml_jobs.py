@@ -19,7 +19,7 @@ from dart_assets.defs import build_defs
 from dart_assets.defs.resources.azureml import REPO_ROOT, AzureMLConfig
 from dart_assets.defs.resources.mlflow import MlflowResource
 from dart_assets.defs.resources.training_launcher import TRAINING_RETRY_POLICY, TrainingLauncher
-from dart_assets.settings import Settings
+from dart_assets.settings import AzureMLSettings, Settings
 from dart_assets_tests.fakes.azure_fixtures import BLOB_URL, CONTAINER, STORAGE, assert_round_trips, known_rows
 
 SUBSCRIPTION, GROUP, WORKSPACE = "0000-sub", "rg-dart-assets", "mlw-dart"
@@ -28,15 +28,15 @@ lgbm_model, xgb_model, lstm_model = (DEFS.get_assets_def(key) for key in ("lgbm_
 
 
 def _resources(mlflow_uri: str) -> dict:
-    config = AzureMLConfig(
+    workspace = AzureMLSettings(
         subscription_id=SUBSCRIPTION,
         resource_group=GROUP,
         workspace=WORKSPACE,
         pipes_account_url=BLOB_URL,
         pipes_container=CONTAINER,
         identity_client_id="mi-client-id",
-        poll_interval_seconds=0.5,
     )
+    config = AzureMLConfig.from_settings(workspace, poll_interval_seconds=0.5)
     return {
         "launcher": TrainingLauncher(mode="azureml", storage=STORAGE, azureml=config),
         "mlflow": MlflowResource(tracking_uri=mlflow_uri, experiment_name="dart-test"),
