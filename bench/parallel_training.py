@@ -7,6 +7,7 @@ runs use); measured side by side in one run, then the ratio.
 """
 
 import argparse
+import datetime as dt
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ from _common import fresh_env, machine, timed
 
 SEQUENTIAL = """
 import sys, time
-from dart_assets.remote.train import run_training
+from dart_assets.entrypoints.train import run_training
 features, out = sys.argv[1], sys.argv[2]
 started = time.perf_counter()
 for family in ("lgbm", "xgb", "lstm"):
@@ -31,8 +32,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=150)
     args = parser.parse_args()
     env = fresh_env("parallel")
-    last = __import__("datetime").date(2025, 1, 1) + __import__("datetime").timedelta(days=args.days - 1)
-    end = f"2025-01-01...{last}"
+    end = f"2025-01-01...{dt.date(2025, 1, 1) + dt.timedelta(days=args.days - 1)}"
     print(f"machine: {machine()}")
     print(f"setting up {args.days} days of market data and hourly_features (not timed) ...", flush=True)
     module = ["-m", "dart_assets.definitions"]
@@ -61,12 +61,10 @@ def main() -> None:
         check=True,
     )
     sequential = time.perf_counter() - started
-    print(
-        f"sequential, one plain Python process: {sequential:6.1f} s "
-        f"(training loop alone {float(inner.stdout.split()[-1]):.1f} s)"
-    )
+    loop = float(inner.stdout.split()[-1])
+    print(f"sequential, one plain Python process: {sequential:6.1f} s (training loop alone {loop:.1f} s)")
 
-    parallel = timed(["dagster", "asset", "materialize", *module, "--select", "lgbm_model,xgb_model,deep_model"], env)
+    parallel = timed(["dagster", "asset", "materialize", *module, "--select", "lgbm_model,xgb_model,lstm_model"], env)
     print(f"parallel, dagster asset materialize:  {parallel:6.1f} s (Dagster start-up and step processes included)")
     print(f"ratio sequential / parallel: {sequential / parallel:.2f}x")
 

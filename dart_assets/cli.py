@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
-DEFAULT_HOME = ".dart/dagster_home"
+from dart_assets.ml import MODEL_NAME
+from dart_assets.ml.families import FAMILIES
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from dart_assets.defs.resources.mlflow import MlflowResource
+    from dart_assets.settings import Settings
+
 QUICKSTART_DAYS = 150
 # The console shows progress (training iterations, checks) but not Dagster's per-event DEBUG lines.
 QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -29,12 +37,22 @@ def resolve_job(name: str) -> dg.JobDefinition:
     return defs.resolve_job_def(name)
 
 
-def _instance() -> dg.DagsterInstance:
+def _instance(settings: Settings) -> dg.DagsterInstance:
     """The instance `dagster dev` will show: $DAGSTER_HOME, by default .dart/dagster_home in the checkout."""
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(DEFAULT_HOME).resolve())))
+    home = Path(settings.dagster_home).resolve()
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").touch()
-    return dg.DagsterInstance.get()
+    return dg.DagsterInstance.from_config(str(home))
+
+
+def _mlflow() -> MlflowResource:
+    """The definitions' MLflow store, its URI resolved (it may come from the environment through dg.EnvVar)."""
+    from dart_assets.definitions import defs
+    from dart_assets.defs.resources.mlflow import MlflowResource
+
+    store = (defs.resources or {})["mlflow"]
+    assert isinstance(store, MlflowResource)
+    return store.process_config_and_initialize()
 
 
 def _execute(instance: dg.DagsterInstance, job: str, label: str, tags: dict[str, str] | None = None) -> float:
@@ -57,12 +75,13 @@ def _execute(instance: dg.DagsterInstance, job: str, label: str, tags: dict[str,
 
 
 def quickstart(start: dt.date, days: int) -> int:
-    """Market data -> features -> three models in parallel -> gated promotion -> next-day forecast -> transformer."""
+    """Market data -> features -> every family's model in parallel -> gated promotion -> next-day forecast -> the
+    transformer graph."""
     from dart_assets.definitions import settings
 
     if settings.data_source != "synthetic":
         print(f"note: DART_DATA_SOURCE={settings.data_source}; the quickstart reads {settings.data_path}")
-    instance = _instance()
+    instance = _instance(settings)
     end = start + dt.timedelta(days=days - 1)
     forecast_day = end + dt.timedelta(days=1)
     total = time.perf_counter()
@@ -77,7 +96,7 @@ def quickstart(start: dt.date, days: int) -> int:
             },
         ),
         "training": _execute(
-            instance, "weekly_retraining", "hourly_features, lgbm/xgb/deep models in parallel, promotion"
+            instance, "weekly_retraining", f"hourly_features, {'/'.join(FAMILIES)} models in parallel, promotion"
         ),
         "forecast": _execute(
             instance,
@@ -96,21 +115,20 @@ def quickstart(start: dt.date, days: int) -> int:
     return 0
 
 
-def summary(instance: dg.DagsterInstance, settings, forecast_day: dt.date) -> str:
+def summary(instance: dg.DagsterInstance, settings: Settings, forecast_day: dt.date) -> str:
     """Models vs baselines, the champion, where the forecast is, how to open the UI."""
-    import mlflow
+    from dart_assets.common import registry
+    from dart_assets.defs.dart.training import MODEL_ASSET_KEYS
+    from dart_assets.defs.resources.mlflow import display_uri
 
-    from dart_assets.definitions import defs
-    from dart_assets.graph.promotion import MODEL_NAME
-    from dart_assets.graph.training import MODEL_ASSETS
-    from dart_assets.ml import registry
-
-    tracking_uri = defs.resources["mlflow"].tracking_uri
-    client = mlflow.MlflowClient(tracking_uri)
+    store = _mlflow()
+    client = store.client()
     lines = ["", "model        test MAE  best baseline  skill   test RMSE  P10-P90 cover", "-" * 72]
-    for key in MODEL_ASSETS:
+    for key in MODEL_ASSET_KEYS:
         event = instance.get_latest_materialization_event(dg.AssetKey(key))
-        m = client.get_run(event.asset_materialization.metadata["mlflow_run_id"].value).data.metrics
+        if event is None or event.asset_materialization is None:
+            raise SystemExit(f"{key} has no materialization in {settings.dagster_home}")
+        m = client.get_run(str(event.asset_materialization.metadata["mlflow_run_id"].value)).data.metrics
         lines.append(
             f"{key:<12} {m['test_mae']:8.2f}  {m['best_baseline_test_mae']:13.2f}  {m['test_mae_skill']:6.1%}"
             f"  {m['test_rmse']:9.2f}  {m['test_p10_p90_coverage']:12.1%}"
@@ -124,17 +142,14 @@ def summary(instance: dg.DagsterInstance, settings, forecast_day: dt.date) -> st
     )
     forecast = Path(settings.storage).resolve() / "dart_forecast" / f"{forecast_day}.parquet"
     lines.append(f"forecast for {forecast_day}: {forecast}")
-    lines.append(f"MLflow: mlflow ui --backend-store-uri {tracking_uri}")
-    lines.append(
-        f"Dagster UI: DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev   (then open http://127.0.0.1:3000)"
-    )
+    lines.append(f"MLflow: mlflow ui --backend-store-uri {display_uri(store.tracking_uri)}")
+    home = Path(settings.dagster_home).resolve()
+    lines.append(f"Dagster UI: DAGSTER_HOME={home} dagster dev   (then open http://127.0.0.1:3000)")
     return "\n".join(lines)
 
 
-def _registry_client():
-    from dart_assets.definitions import defs
-
-    return defs.resources["mlflow"].client()
+def _registry_client() -> MlflowClient:
+    return _mlflow().client()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,17 +166,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     for name, text in (("rollback", "point champion back at previous"), ("champion", "show champion and previous")):
         sub = commands.add_parser(name, help=text)
-        sub.add_argument("--model", default="dart-spread-forecaster", help="registered model name")
+        sub.add_argument("--model", default=MODEL_NAME, help="registered model name")
     args = parser.parse_args(argv)
 
     if args.command == "quickstart":
-        from dart_assets.settings import load_settings
-
         if args.days < 30:
             parser.error("--days must be at least 30: the models need weeks of history for lags and a test split")
-        return quickstart(args.start or dt.date.fromisoformat(load_settings().start_date), args.days)
+        from dart_assets.definitions import settings
 
-    from dart_assets.ml import registry
+        return quickstart(args.start or dt.date.fromisoformat(settings.start_date), args.days)
+
+    from dart_assets.common import registry
 
     client = _registry_client()
     if args.command == "rollback":

@@ -17,6 +17,7 @@ import pandas as pd
 from dart_assets import features
 from dart_assets.market import schemas
 from dart_assets.market.timeutil import DEFAULT_DECISION_TIME, decision_time_utc
+from dart_assets.ml import metrics
 
 # Lags and rolling windows reach back LOOKBACK_DAYS; an LSTM champion's look-back (up to 48 h) adds 3 days of rows.
 HISTORY_DAYS = features.LOOKBACK_DAYS + 3
@@ -103,15 +104,15 @@ def forecast_day(
 ) -> pd.DataFrame:
     """The champion's P10/P50/P90 DART for every hour of `day` and point, from decision-time data only."""
     day = pd.Timestamp(day).normalize()
-    # Rows before D only serve as the LSTM's look-back (23 hours per day at worst).
-    history_days = max(1, math.ceil(((model.metadata.get("lookback") or 1) - 1) / 23))
+    # Rows before D only serve as the model's history (an LSTM's look-back; 23 hours per day at worst).
+    history_days = max(1, math.ceil(((model.metadata.get("history_hours") or 1) - 1) / 23))
     table = decision_table(dam, rtm, system, driver_forecasts, points, day, decision_time, history_days)
     wanted = model.metadata["feature_columns"]
     missing = sorted(set(wanted) - set(table.columns))
     if missing:
         raise FeatureMismatchError(
             f"the champion ({model.family}) needs features {missing} that the current data source does not provide; "
-            "retrain on the current data: materialize hourly_features, lgbm_model, xgb_model, deep_model and "
+            "retrain on the current data: materialize hourly_features, lgbm_model, xgb_model, lstm_model and "
             "promoted_model"
         )
     predictions = model.predict(table)
@@ -136,17 +137,16 @@ def score_day(forecast: pd.DataFrame, dam: pd.DataFrame, rtm: pd.DataFrame) -> d
     joined = forecast.merge(actual, on=keys, how="left")
     if joined[["dam_price", "rtm_price"]].isna().any().any():
         return None
-    dart = joined["dam_price"] - joined["rtm_price"]
-    error = joined["dart_forecast"] - dart
-    nonzero = dart != 0
+    dart = (joined["dam_price"] - joined["rtm_price"]).to_numpy()
+    forecast_p50, zero = joined["dart_forecast"].to_numpy(), np.zeros(len(joined))
     return {
         "hours": float(len(joined)),
-        "mae": float(error.abs().mean()),
-        "rmse": float(math.sqrt((error**2).mean())),
-        "sign_accuracy": float((np.sign(joined["dart_forecast"][nonzero]) == np.sign(dart[nonzero])).mean()),
-        "band_coverage": float(((dart >= joined["dart_p10"]) & (dart <= joined["dart_p90"])).mean()),
-        "zero_mae": float(dart.abs().mean()),
-        "zero_rmse": float(math.sqrt((dart**2).mean())),
+        "mae": metrics.mae(dart, forecast_p50),
+        "rmse": metrics.rmse(dart, forecast_p50),
+        "sign_accuracy": metrics.sign_accuracy(dart, forecast_p50),
+        "band_coverage": metrics.interval_coverage(dart, joined["dart_p10"], joined["dart_p90"]),
+        "zero_mae": metrics.mae(dart, zero),
+        "zero_rmse": metrics.rmse(dart, zero),
     }
 
 

@@ -1,4 +1,6 @@
-"""Fixtures every test package may use: an isolated Dagster instance, storage folder and MLflow store.
+"""Fixtures for tests that run the project as a user does, in a subprocess configured by its environment: an
+isolated Dagster instance, storage folder and MLflow store. In-process tests build their definitions from an
+explicit `Settings` instead of touching the environment.
 
 Nothing here is autouse; a test asks for what it needs.
 """

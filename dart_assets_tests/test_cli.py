@@ -7,14 +7,20 @@ import sys
 import mlflow
 import pytest
 
-from dart_assets.ml import registry
+from dart_assets.common import registry
+from dart_assets.ml import MODEL_NAME
 
-MODEL = "dart-spread-forecaster"
+MODEL = MODEL_NAME
 
 
 def _cli(env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "dart_assets.cli", *args], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "dart_assets.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -41,11 +47,11 @@ def _register(client, experiment, source_asset: str):
 def test_rollback_points_champion_at_previous_and_back(registry_env):
     env, client, experiment = registry_env
     _register(client, experiment, "lgbm_model")
-    _register(client, experiment, "deep_model")
+    _register(client, experiment, "lstm_model")
 
     shown = _cli(env, "champion")
     assert shown.returncode == 0, shown.stderr
-    assert "champion: v2 (deep_model" in shown.stdout and "previous: v1 (lgbm_model" in shown.stdout
+    assert "champion: v2 (lstm_model" in shown.stdout and "previous: v1 (lgbm_model" in shown.stdout
 
     rolled = _cli(env, "rollback")
     assert rolled.returncode == 0, rolled.stderr

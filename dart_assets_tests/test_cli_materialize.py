@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [DAGSTER, *args], check=False, cwd=REPO, env=dict(os.environ), capture_output=True, text=True, timeout=timeout
+        [DAGSTER, *args], cwd=REPO, env=dict(os.environ), capture_output=True, text=True, timeout=timeout, check=False
     )
 
 

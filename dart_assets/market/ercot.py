@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pandas as pd
@@ -91,7 +92,7 @@ _MONTHS = {
     )
     for name in names
 }
-_ROW_COLUMNS = {  # every parsed row, whatever its report; _label/_row say where the user finds it
+_ROW_COLUMNS: dict[str, Any] = {  # every parsed row, whatever its report; _label/_row say where the user finds it
     "date": "datetime64[ns]",
     "hour": "int64",
     "repeated": bool,
@@ -157,7 +158,7 @@ def fail_first(values: pd.Series, bad: pd.Series, label: str, problem: str) -> N
     """Raise MarketDataError for the first flagged row; problem may use {value} for the offending cell."""
     if bad.any():
         row = bad.idxmax()
-        raise MarketDataError(f"{label}, row {row}: {problem.format(value=values[row])}")
+        raise MarketDataError(f"{label}, row {row}: {problem.format(value=values.at[row])}")
 
 
 def parse_numbers(values: pd.Series, label: str, what: str, allow_missing: bool = False) -> pd.Series:

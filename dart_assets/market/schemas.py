@@ -8,6 +8,8 @@ feature code never knows where the data came from.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import pandera.pandas as pa
 
@@ -142,7 +144,7 @@ _BASE_COLUMNS = {
     "system_conditions": KEY_COLUMNS,
     "driver_forecasts": FORECAST_KEY_COLUMNS,
 }
-_DTYPES = {
+_DTYPES: dict[str, Any] = {
     "timestamp_utc": "datetime64[ns, UTC]",
     POSTED_COLUMN: "datetime64[ns, UTC]",
     "delivery_date": "datetime64[ns]",

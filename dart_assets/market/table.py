@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -123,11 +124,11 @@ def _reject_duplicates(rows: pd.DataFrame, label: str) -> None:
     key = ["timestamp_utc", "settlement_point"]
     again = rows.duplicated(key)
     if again.any():
-        row = again.idxmax()
+        row: Any = again.idxmax()
         same = (rows[key] == rows.loc[row, key]).all(axis=1)
         raise MarketDataError(
             f"{label}, row {row}: duplicate of row {same.idxmax()} "
-            f"({rows.at[row, 'settlement_point']} at {rows.at[row, 'timestamp_utc']:%Y-%m-%d %H:%M} UTC)"
+            f"({rows['settlement_point'].at[row]} at {rows['timestamp_utc'].at[row]:%Y-%m-%d %H:%M} UTC)"
         )
 
 

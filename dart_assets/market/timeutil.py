@@ -8,6 +8,7 @@ not exist (23 hours); on the fall-back day HE02 occurs twice and the second one 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,7 +59,7 @@ def to_utc(delivery_date: pd.Series, hour_ending: pd.Series, repeated_hour: pd.S
     rep = pd.Series(repeated_hour, index=dates.index).astype(bool)
     bad = ~he.between(1, 24)
     if bad.any():
-        i = bad.idxmax()
+        i: Any = bad.idxmax()
         raise DeliveryTimeError(f"row {i}: hour ending {he[i]} is outside 01..24")
     local_naive = dates + pd.to_timedelta(he - 1, unit="h")
     try:

@@ -1,4 +1,4 @@
-"""Chronological splits, train-only feature transforms and LSTM look-back windows for the DART models.
+"""The DART split, train-only feature transforms and LSTM look-back windows for the DART models.
 
 Everything fitted here (category codes, scaler) is fitted on the training split only and round-trips through
 plain JSON dicts, so prediction time applies exactly what training saw.
@@ -11,6 +11,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
+
+from dart_assets.common import split
+from dart_assets.common.split import DEFAULT_FRACTIONS, Split
 
 TARGET = "dart"
 POINT = "settlement_point"
@@ -18,7 +22,6 @@ TIMESTAMP = "timestamp_utc"
 # Same-hour prices that make up the target: using them as features would leak the answer.
 LEAKY_COLUMNS = ("dart", "dam_price", "rtm_price")
 CATEGORICAL_COLUMNS = (POINT, "hour_ending", "day_of_week", "month")
-QUANTILE_COLUMNS = ("p10", "p50", "p90")
 
 
 def model_columns(feature_columns: list[str]) -> list[str]:
@@ -35,55 +38,14 @@ def model_columns(feature_columns: list[str]) -> list[str]:
     return [POINT] + [c for c in feature_columns if c != POINT]
 
 
-@dataclass(frozen=True)
-class SplitBoundaries:
-    """First and last timestamp of each split (inclusive); all settlement points share them."""
-
-    train_start: pd.Timestamp
-    train_end: pd.Timestamp
-    val_start: pd.Timestamp
-    val_end: pd.Timestamp
-    test_start: pd.Timestamp
-    test_end: pd.Timestamp
-
-    def to_dict(self) -> dict[str, str]:
-        return {name: value.isoformat() for name, value in self.__dict__.items()}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, str]) -> SplitBoundaries:
-        return cls(**{name: pd.Timestamp(value) for name, value in data.items()})
-
-
-@dataclass(frozen=True)
-class Split:
-    train: pd.DataFrame
-    val: pd.DataFrame
-    test: pd.DataFrame
-    boundaries: SplitBoundaries
-
-
-def chronological_split(frame: pd.DataFrame, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)) -> Split:
+def chronological_split(frame: pd.DataFrame, fractions: tuple[float, float, float] = DEFAULT_FRACTIONS) -> Split:
     """Split rows with a known target into train/val/test by unique timestamp, oldest first.
 
     Splitting on timestamps (not rows) keeps every hour in exactly one split for all points, so no point's test
     hour has a sibling in training. Rows with NaN target (prices not published yet) are dropped.
     """
-    if len(fractions) != 3 or min(fractions) <= 0 or not np.isclose(sum(fractions), 1.0):
-        raise ValueError(f"split fractions must be three positive numbers summing to 1, got {fractions}")
     known = frame[frame[TARGET].notna()].sort_values([TIMESTAMP, POINT])
-    stamps = np.sort(known[TIMESTAMP].unique())
-    n_train = int(round(len(stamps) * fractions[0]))
-    n_val = int(round(len(stamps) * fractions[1]))
-    if n_train < 1 or n_val < 1 or len(stamps) - n_train - n_val < 1:
-        raise ValueError(f"{len(stamps)} timestamps are too few to split by {fractions}")
-    train_stamps, val_stamps, test_stamps = (
-        stamps[:n_train],
-        stamps[n_train : n_train + n_val],
-        stamps[n_train + n_val :],
-    )
-    parts = [known[known[TIMESTAMP].isin(s)] for s in (train_stamps, val_stamps, test_stamps)]
-    bounds = [pd.Timestamp(s[i]) for s in (train_stamps, val_stamps, test_stamps) for i in (0, -1)]
-    return Split(*parts, boundaries=SplitBoundaries(*bounds))
+    return split.chronological_split(known, TIMESTAMP, fractions)
 
 
 @dataclass
@@ -212,20 +174,10 @@ def build_windows(frame: pd.DataFrame, transform: FeatureTransform, lookback: in
     return Windows(matrix=matrix, ends=ends, labels=ordered.index[ends], lookback=lookback)
 
 
-def quantile_frame(index: pd.Index, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray) -> pd.DataFrame:
+def quantile_frame(index: pd.Index, p10: ArrayLike, p50: ArrayLike, p90: ArrayLike) -> pd.DataFrame:
     """Prediction frame with crossing quantiles clipped to the median (p10 <= p50 <= p90, median untouched)."""
     p50 = np.asarray(p50, dtype="float64")
     return pd.DataFrame({"p10": np.minimum(p10, p50), "p50": p50, "p90": np.maximum(p90, p50)}, index=index)
-
-
-@dataclass
-class FamilyFit:
-    """What each family's `fit` returns to the shared trainer."""
-
-    model: Any
-    best_iteration: int
-    learning_curve: dict[str, list[float]]
-    feature_importance: pd.DataFrame | None
 
 
 def _safe_std(values: pd.Series) -> float:

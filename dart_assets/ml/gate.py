@@ -8,20 +8,16 @@ anything is registered and again by the blocking `rmse_gate` check, so the two c
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+
+from dart_assets.common.gate import GateResult
+from dart_assets.ml.summary import TrainingSummary
 
 # What every candidate must report before it can be compared: validation scores pick, test scores gate.
 REQUIRED_METRICS = ("val_rmse", "val_mae", "test_rmse", "test_mae", "test_mae_skill", "best_baseline_test_mae")
 
 
-@dataclass(frozen=True)
-class GateResult:
-    passed: bool
-    description: str
-    numbers: dict
-
-
-def evaluate_dart_gate(metrics: dict, max_test_rmse: float, min_mae_skill: float) -> GateResult:
+def evaluate_dart_gate(metrics: Mapping[str, float], max_test_rmse: float, min_mae_skill: float) -> GateResult:
     """Pass when test RMSE <= max_test_rmse ($/MWh) AND 1 - test MAE / best baseline MAE >= min_mae_skill."""
     rmse, skill = float(metrics["test_rmse"]), float(metrics["test_mae_skill"])
     numbers = {
@@ -37,26 +33,28 @@ def evaluate_dart_gate(metrics: dict, max_test_rmse: float, min_mae_skill: float
         problems.append(f"test RMSE {rmse:.2f} $/MWh is above the {max_test_rmse:g} $/MWh threshold")
     if not (math.isfinite(skill) and skill >= min_mae_skill):
         problems.append(
-            f"test MAE {numbers['test_mae']:.2f} beats the best naive baseline ({numbers['best_baseline_test_mae']:.2f}) "
-            f"by {skill:.1%}, less than the required {min_mae_skill:.1%}"
+            f"test MAE {numbers['test_mae']:.2f} beats the best naive baseline "
+            f"({numbers['best_baseline_test_mae']:.2f}) by {skill:.1%}, less than the required {min_mae_skill:.1%}"
         )
     if problems:
         return GateResult(False, "RMSE gate failed: " + "; ".join(problems), numbers)
     return GateResult(
         True,
-        f"RMSE gate passed: test RMSE {rmse:.2f} <= {max_test_rmse:g} $/MWh and MAE skill {skill:.1%} >= {min_mae_skill:.1%}",
+        f"RMSE gate passed: test RMSE {rmse:.2f} <= {max_test_rmse:g} $/MWh "
+        f"and MAE skill {skill:.1%} >= {min_mae_skill:.1%}",
         numbers,
     )
 
 
-def candidate_problems(reported: dict) -> list[str]:
+def candidate_problems(summary: TrainingSummary) -> list[str]:
     """Why a trained candidate cannot be trusted (empty if it can): a missing MLflow run or bundle, a metric that
     is not finite, or test predictions that never move (a model that learned a constant)."""
-    problems = [f"missing {key}" for key in ("mlflow_run_id", "bundle_uri") if not reported.get(key)]
+    recorded = {"mlflow_run_id": summary.mlflow_run_id, "bundle_uri": summary.bundle_uri}
+    problems = [f"missing {key}" for key, value in recorded.items() if not value]
     for key in REQUIRED_METRICS:
-        value = reported.get(key)
+        value = summary.metrics.get(key)
         if not isinstance(value, (int, float)) or not math.isfinite(value):
             problems.append(f"{key} is not finite ({value!r})")
-    if not reported.get("test_prediction_std", 0.0) > 1e-6:
+    if not summary.metrics.get("test_prediction_std", 0.0) > 1e-6:
         problems.append("test predictions are constant")
     return problems

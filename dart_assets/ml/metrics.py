@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from dart_assets.ml.dataset import TARGET
 
@@ -11,22 +12,22 @@ BASELINES = ("zero", "same_hour", "hour_dow")
 POINT_METRICS = ("rmse", "mae", "r2", "sign_accuracy")
 
 
-def rmse(actual: np.ndarray, predicted: np.ndarray) -> float:
+def rmse(actual: ArrayLike, predicted: ArrayLike) -> float:
     return float(np.sqrt(np.mean((np.asarray(actual) - np.asarray(predicted)) ** 2)))
 
 
-def mae(actual: np.ndarray, predicted: np.ndarray) -> float:
+def mae(actual: ArrayLike, predicted: ArrayLike) -> float:
     return float(np.mean(np.abs(np.asarray(actual) - np.asarray(predicted))))
 
 
-def r2(actual: np.ndarray, predicted: np.ndarray) -> float:
+def r2(actual: ArrayLike, predicted: ArrayLike) -> float:
     """Coefficient of determination; NaN when the actuals are constant (no variance to explain)."""
     actual, predicted = np.asarray(actual), np.asarray(predicted)
     total = np.sum((actual - actual.mean()) ** 2)
     return float(1 - np.sum((actual - predicted) ** 2) / total) if total > 0 else float("nan")
 
 
-def sign_accuracy(actual: np.ndarray, predicted: np.ndarray) -> float:
+def sign_accuracy(actual: ArrayLike, predicted: ArrayLike) -> float:
     """Share of hours whose predicted sign matches the actual one; hours with actual == 0 have no sign and are
     ignored. A trader acting on the sign of DART cares about this more than about the size of the error."""
     actual, predicted = np.asarray(actual), np.asarray(predicted)
@@ -36,19 +37,19 @@ def sign_accuracy(actual: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.mean(np.sign(predicted[signed]) == np.sign(actual[signed])))
 
 
-def pinball_loss(actual: np.ndarray, quantile: np.ndarray, alpha: float) -> float:
+def pinball_loss(actual: ArrayLike, quantile: ArrayLike, alpha: float) -> float:
     """Mean quantile loss: alpha * under-prediction, (1 - alpha) * over-prediction."""
     diff = np.asarray(actual) - np.asarray(quantile)
     return float(np.mean(np.maximum(alpha * diff, (alpha - 1) * diff)))
 
 
-def interval_coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
+def interval_coverage(actual: ArrayLike, lower: ArrayLike, upper: ArrayLike) -> float:
     """Share of actuals inside [lower, upper]; about 0.8 for a calibrated P10-P90 band."""
     actual = np.asarray(actual)
     return float(np.mean((actual >= np.asarray(lower)) & (actual <= np.asarray(upper))))
 
 
-def point_scores(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+def point_scores(actual: ArrayLike, predicted: ArrayLike) -> dict[str, float]:
     return {
         "rmse": rmse(actual, predicted),
         "mae": mae(actual, predicted),
@@ -80,7 +81,7 @@ def baseline_predictions(rows: pd.DataFrame, train: pd.DataFrame) -> dict[str, n
 
 
 def comparison_table(
-    actual: np.ndarray, predicted: np.ndarray, baselines: dict[str, np.ndarray], model_name: str = "model"
+    actual: ArrayLike, predicted: ArrayLike, baselines: dict[str, np.ndarray], model_name: str = "model"
 ) -> pd.DataFrame:
     """Rows: the model then each baseline (`baseline_<name>`); columns: rmse, mae, r2, sign_accuracy."""
     rows = {model_name: point_scores(actual, predicted)}
@@ -107,25 +108,26 @@ def evaluate(
     test_baselines = baseline_predictions(test_rows, train)
     val_baseline_mae = min(mae(val_actual, v) for v in baseline_predictions(val_rows, train).values())
     table = comparison_table(test_actual, test_pred["p50"].to_numpy(), test_baselines, model_name)
-    model = table.loc[model_name]
-    metrics = {
+    scores = table.to_dict("index")
+    model = scores[model_name]
+    metrics: dict[str, float] = {
         "val_rmse": rmse(val_actual, val_pred["p50"]),
         "val_mae": mae(val_actual, val_pred["p50"]),
-        "test_rmse": model["rmse"],
-        "test_mae": model["mae"],
-        "test_r2": model["r2"],
-        "test_sign_accuracy": model["sign_accuracy"],
+        "test_rmse": float(model["rmse"]),
+        "test_mae": float(model["mae"]),
+        "test_r2": float(model["r2"]),
+        "test_sign_accuracy": float(model["sign_accuracy"]),
         "test_p10_p90_coverage": interval_coverage(test_actual, test_pred["p10"], test_pred["p90"]),
         "test_pinball_p10": pinball_loss(test_actual, test_pred["p10"], 0.1),
         "test_pinball_p90": pinball_loss(test_actual, test_pred["p90"], 0.9),
     }
     for name in BASELINES:
-        metrics[f"baseline_{name}_test_mae"] = table.loc[f"baseline_{name}", "mae"]
-        metrics[f"baseline_{name}_test_rmse"] = table.loc[f"baseline_{name}", "rmse"]
+        metrics[f"baseline_{name}_test_mae"] = float(scores[f"baseline_{name}"]["mae"])
+        metrics[f"baseline_{name}_test_rmse"] = float(scores[f"baseline_{name}"]["rmse"])
     metrics["best_baseline_test_mae"] = min(metrics[f"baseline_{name}_test_mae"] for name in BASELINES)
     metrics["test_mae_skill"] = skill(metrics["test_mae"], metrics["best_baseline_test_mae"])
     metrics["val_mae_skill"] = skill(metrics["val_mae"], val_baseline_mae)
-    return {name: float(value) for name, value in metrics.items()}, table
+    return metrics, table
 
 
 def skill(model_mae: float, best_baseline_mae: float) -> float:

@@ -1,7 +1,7 @@
-"""One training entry for all model families: shared split, transforms, evaluation, bundle and plot.
+"""One training entry for all model families: shared split, transforms, calibration, evaluation, bundle and plot.
 
-Each family module (lgbm, xgb, lstm) only fits and predicts; everything that must be identical across families
-for their metrics to be comparable happens here.
+Each family (see `family.py`) only fits, predicts and saves itself; everything that must be identical across
+families for their metrics to be comparable happens here.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from dart_assets.ml import plots
-from dart_assets.ml.artifacts import code_version, family_module, library_versions, save_bundle
+from dart_assets.common.versions import code_version
+from dart_assets.ml import families, plots
+from dart_assets.ml.artifacts import library_versions, save_bundle
 from dart_assets.ml.conformal import band_shift, calibrate
 from dart_assets.ml.dataset import POINT, TARGET, TIMESTAMP, FeatureTransform, chronological_split
+from dart_assets.ml.family import ModelFamily
 from dart_assets.ml.metrics import evaluate
 
-FAMILIES = ("lgbm", "xgb", "lstm")
 INPUT_EXAMPLE_ROWS = 5
 TOP_FEATURES = 20
 
@@ -42,11 +43,15 @@ class TrainingResult:
     params: dict[str, Any]
     test_predictions: pd.DataFrame
     """p10/p50/p90 on the test rows (frame index), as scored; a reloaded bundle must reproduce them exactly."""
-    model: Any
-    """The native model for MLflow flavor logging: lgb.Booster, xgb.Booster or torch.nn.Module (the P50 model)."""
+    fitted: ModelFamily
     input_example: Any
     """A few rows of the native model's input: a DataFrame for the boosters, a (n, lookback, width) array of
     windows for the LSTM (its input is a tensor, not a table)."""
+
+    @property
+    def model(self) -> Any:
+        """The native P50 model (lgb.Booster, xgb.Booster, torch.nn.Module), as logged in its MLflow flavor."""
+        return self.fitted.native
 
 
 def train_model(
@@ -62,13 +67,13 @@ def train_model(
 ) -> TrainingResult:
     """Fit `family` on the train split (early stopping on val), score on test, write bundle + plot to `out_dir`.
 
-    `params` override the family's DEFAULT_PARAMS; unknown keys are refused so typos do not pass silently.
+    `params` override the family's default_params; unknown keys are refused so typos do not pass silently.
     """
-    module = family_module(family)
-    unknown = sorted(set(params or {}) - set(module.DEFAULT_PARAMS))
+    model_family = families.get(family)
+    unknown = sorted(set(params or {}) - set(model_family.default_params))
     if unknown:
-        raise ValueError(f"unknown {family} params {unknown}; known: {sorted(module.DEFAULT_PARAMS)}")
-    merged = {**module.DEFAULT_PARAMS, **(params or {})}
+        raise ValueError(f"unknown {family} params {unknown}; known: {sorted(model_family.default_params)}")
+    merged = {**model_family.default_params, **(params or {})}
     report = progress or (lambda message: None)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -77,7 +82,7 @@ def train_model(
     transform = FeatureTransform.fit(parts.train, feature_columns)
     report(f"{family}: {len(parts.train)} train / {len(parts.val)} val / {len(parts.test)} test rows")
     started = time.perf_counter()
-    fitted = module.fit(parts, transform, merged, seed, n_threads, report)
+    fitted = model_family.fit(parts, transform, merged, seed, n_threads, report)
     train_seconds = time.perf_counter() - started
 
     raw_val = fitted.model.predict(parts.val)
@@ -88,6 +93,7 @@ def train_model(
         f"{family}: test MAE {metrics['test_mae']:.3f} vs best baseline {metrics['best_baseline_test_mae']:.3f} "
         f"(skill {metrics['test_mae_skill']:.3f}) in {train_seconds:.1f}s"
     )
+    history_hours = model_family.history_hours(merged)
     metadata = {
         "family": family,
         "feature_columns": list(feature_columns),
@@ -100,7 +106,7 @@ def train_model(
         "data_window": {"first": frame[TIMESTAMP].min().isoformat(), "last": frame[TIMESTAMP].max().isoformat()},
         "split_fractions": list(split),
         "split_boundaries": parts.boundaries.to_dict(),
-        "lookback": merged.get("lookback"),
+        "history_hours": history_hours,
         "library_versions": library_versions(),
         "code_version": code_version(),
     }
@@ -124,13 +130,13 @@ def train_model(
         plot_png=plot_png,
         params=merged,
         test_predictions=test_pred,
-        model=fitted.model.native,
-        input_example=_input_example(fitted.model, parts.test, merged),
+        fitted=fitted.model,
+        input_example=_input_example(fitted.model, parts.test, history_hours),
     )
 
 
-def _input_example(model, test: pd.DataFrame, params: dict) -> Any:
-    """The boosters need just a few rows; the LSTM needs a look-back of history before its first example."""
-    rows = INPUT_EXAMPLE_ROWS + params.get("lookback", 1) - 1
+def _input_example(model: ModelFamily, test: pd.DataFrame, history_hours: int) -> Any:
+    """A few predictable rows of the first point, with the history before them the model needs."""
+    rows = INPUT_EXAMPLE_ROWS + history_hours - 1
     first_point = test[test[POINT] == test[POINT].iloc[0]]
     return model.native_input(first_point.sort_values(TIMESTAMP).head(rows))[:INPUT_EXAMPLE_ROWS]

@@ -1,19 +1,21 @@
-"""XGBoost family: a point model plus one two-output quantile model (P10, P90), early-stopped on validation.
-
-Only fitting and predicting live here; splitting, evaluation, saving and plotting are shared in training.py.
-"""
+"""XGBoost family: a point model plus one two-output quantile model (P10, P90), early-stopped on validation."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
 
-from dart_assets.ml.dataset import TARGET, FamilyFit, FeatureTransform, Split, quantile_frame
+from dart_assets.ml.dataset import TARGET, FeatureTransform, quantile_frame
+from dart_assets.ml.family import BoosterModel, FamilyFit, Progress
+
+if TYPE_CHECKING:
+    import xgboost as xgb
+
+    from dart_assets.common.split import Split
 
 DEFAULT_PARAMS = {
     # Absolute error fits the median: robust to DART spikes and aligned with the MAE the runs are scored on.
@@ -29,20 +31,30 @@ DEFAULT_PARAMS = {
     "log_every": 50,
 }
 QUANTILE_ALPHA = [0.1, 0.9]
-MODEL_FILES = {"p50": "xgb_p50.json", "quantiles": "xgb_p10_p90.json"}
 
 
-@dataclass
-class XgbModel:
-    transform: FeatureTransform
-    boosters: dict[str, xgb.Booster]
+class XgbModel(BoosterModel):
+    name = "xgb"
+    label = "XGBoost"
+    library = "xgboost"
+    flavor = "xgboost"
+    default_params = DEFAULT_PARAMS
+    tunable: ClassVar[Mapping[str, str]] = {
+        "learning_rate": "Shrinkage per boosting round.",
+        "num_boost_round": "Upper bound; early stopping on validation ends sooner.",
+        "early_stopping_rounds": "Rounds without a validation gain before training stops.",
+        "objective": "XGBoost objective for the point forecast.",
+        "max_depth": "Deepest tree.",
+        "min_child_weight": "Least hessian weight in a child.",
+    }
+    model_files: ClassVar[Mapping[str, str]] = {"p50": "xgb_p50.json", "quantiles": "xgb_p10_p90.json"}
+    flavor_options: ClassVar[Mapping[str, Any]] = {"model_format": "json"}
 
-    @property
-    def native(self) -> xgb.Booster:
-        return self.boosters["p50"]
+    @classmethod
+    def read_booster(cls, path: Path) -> xgb.Booster:
+        import xgboost as xgb
 
-    def native_input(self, frame: pd.DataFrame) -> pd.DataFrame:
-        return self.transform.booster_frame(frame)
+        return xgb.Booster(model_file=path)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         matrix = _matrix(self.transform, frame)
@@ -50,59 +62,72 @@ class XgbModel:
         bands = self.boosters["quantiles"].predict(matrix).reshape(len(frame), len(QUANTILE_ALPHA))
         return quantile_frame(frame.index, bands[:, 0], p50, bands[:, 1])
 
-    def save(self, directory: Path) -> None:
-        for name, booster in self.boosters.items():
-            booster.save_model(directory / MODEL_FILES[name])
+    def native_output(self, input_example: Any) -> Any:
+        import xgboost as xgb
+
+        matrix = xgb.DMatrix(
+            input_example.to_numpy(),
+            feature_names=self.native.feature_names,
+            feature_types=self.native.feature_types,
+            enable_categorical=True,
+        )
+        return self.native.predict(matrix)
 
     @classmethod
-    def load(cls, directory: Path, transform: FeatureTransform, params: dict) -> XgbModel:
-        return cls(transform, {name: xgb.Booster(model_file=directory / f) for name, f in MODEL_FILES.items()})
+    def fit(
+        cls,
+        split: Split,
+        transform: FeatureTransform,
+        params: Mapping[str, Any],
+        seed: int,
+        n_threads: int,
+        progress: Progress,
+    ) -> FamilyFit:
+        import xgboost as xgb
 
-
-def fit(
-    split: Split, transform: FeatureTransform, params: dict, seed: int, n_threads: int, progress: Callable[[str], None]
-) -> FamilyFit:
-    train, val = _matrix(transform, split.train, labelled=True), _matrix(transform, split.val, labelled=True)
-    tree_params = {
-        k: params[k] for k in ("learning_rate", "max_depth", "min_child_weight", "colsample_bytree", "reg_lambda")
-    }
-    common = {**tree_params, "tree_method": "hist", "seed": seed, "nthread": n_threads, "verbosity": 0}
-    objectives = {
-        "p50": {"objective": params["objective"], "eval_metric": "mae"},
-        "quantiles": {
-            "objective": "reg:quantileerror",
-            "quantile_alpha": np.array(QUANTILE_ALPHA),
-            "eval_metric": "quantile",
-        },
-    }
-    boosters, curves = {}, {}
-    for name, objective in objectives.items():
-        curve: dict = {}
-        boosters[name] = xgb.train(
-            {**common, **objective},
-            train,
-            num_boost_round=params["num_boost_round"],
-            evals=[(train, "train"), (val, "val")],
-            evals_result=curve,
-            verbose_eval=False,
-            callbacks=[
-                xgb.callback.EarlyStopping(rounds=params["early_stopping_rounds"], data_name="val", save_best=True),
-                _Progress(name, params["log_every"], progress),
-            ],
+        train, val = _matrix(transform, split.train, labelled=True), _matrix(transform, split.val, labelled=True)
+        tree_params = {
+            k: params[k] for k in ("learning_rate", "max_depth", "min_child_weight", "colsample_bytree", "reg_lambda")
+        }
+        common = {**tree_params, "tree_method": "hist", "seed": seed, "nthread": n_threads, "verbosity": 0}
+        objectives = {
+            "p50": {"objective": params["objective"], "eval_metric": "mae"},
+            "quantiles": {
+                "objective": "reg:quantileerror",
+                "quantile_alpha": np.array(QUANTILE_ALPHA),
+                "eval_metric": "quantile",
+            },
+        }
+        boosters, curves = {}, {}
+        for name, objective in objectives.items():
+            curve: dict = {}
+            boosters[name] = xgb.train(
+                {**common, **objective},
+                train,
+                num_boost_round=params["num_boost_round"],
+                evals=[(train, "train"), (val, "val")],
+                evals_result=curve,
+                verbose_eval=False,
+                callbacks=[
+                    xgb.callback.EarlyStopping(rounds=params["early_stopping_rounds"], data_name="val", save_best=True),
+                    _progress(name, params["log_every"], progress),
+                ],
+            )
+            curves[name] = curve
+        gain = boosters["p50"].get_score(importance_type="total_gain")
+        importance = pd.DataFrame({"feature": transform.columns, "gain": [gain.get(c, 0.0) for c in transform.columns]})
+        return FamilyFit(
+            model=cls(transform, boosters),
+            best_iteration=boosters["p50"].num_boosted_rounds(),
+            learning_curve={"train": curves["p50"]["train"]["mae"], "val": curves["p50"]["val"]["mae"]},
+            feature_importance=importance.sort_values("gain", ascending=False, ignore_index=True),
         )
-        curves[name] = curve
-    gain = boosters["p50"].get_score(importance_type="total_gain")
-    importance = pd.DataFrame({"feature": transform.columns, "gain": [gain.get(c, 0.0) for c in transform.columns]})
-    return FamilyFit(
-        model=XgbModel(transform, boosters),
-        best_iteration=boosters["p50"].num_boosted_rounds(),
-        learning_curve={"train": curves["p50"]["train"]["mae"], "val": curves["p50"]["val"]["mae"]},
-        feature_importance=importance.sort_values("gain", ascending=False, ignore_index=True),
-    )
 
 
 def _matrix(transform: FeatureTransform, rows: pd.DataFrame, labelled: bool = False) -> xgb.DMatrix:
     """Category codes are declared categorical ("c") so trees split on sets of points/hours, not on code order."""
+    import xgboost as xgb
+
     features = transform.booster_frame(rows)
     return xgb.DMatrix(
         features.to_numpy(),
@@ -113,13 +138,15 @@ def _matrix(transform: FeatureTransform, rows: pd.DataFrame, labelled: bool = Fa
     )
 
 
-class _Progress(xgb.callback.TrainingCallback):
-    def __init__(self, name: str, every: int, progress: Callable[[str], None]) -> None:
-        super().__init__()
-        self.name, self.every, self.progress = name, every, progress
+def _progress(name: str, every: int, progress: Progress) -> xgb.callback.TrainingCallback:
+    """A callback reporting validation scores every `every` rounds (built here: xgboost loads only when training)."""
+    import xgboost as xgb
 
-    def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: dict) -> bool:
-        if (epoch + 1) % self.every == 0:
-            scores = ", ".join(f"val {metric}={values[-1]:.4f}" for metric, values in evals_log["val"].items())
-            self.progress(f"xgb {self.name} iteration {epoch + 1}: {scores}")
-        return False
+    class Report(xgb.callback.TrainingCallback):
+        def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: dict) -> bool:
+            if (epoch + 1) % every == 0:
+                scores = ", ".join(f"val {metric}={values[-1]:.4f}" for metric, values in evals_log["val"].items())
+                progress(f"xgb {name} iteration {epoch + 1}: {scores}")
+            return False
+
+    return Report()

@@ -11,6 +11,7 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pandas as pd
 
@@ -39,7 +40,7 @@ def overload_chart(history: pd.DataFrame, forecast: pd.DataFrame, summary: dict,
         )
         if summary["first_overload"]:
             first = pd.Timestamp(summary["first_overload"])
-            ax.axvline(first, color="tab:red", linewidth=0.8, alpha=0.6)
+            ax.axvline(float(mdates.date2num(first)), color="tab:red", linewidth=0.8, alpha=0.6)
             ax.annotate(
                 f"first overload {first:%Y-%m-%d}",
                 (first, summary["limit_kw"]),

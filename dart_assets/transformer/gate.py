@@ -6,19 +6,14 @@ can never disagree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+
+from dart_assets.common.gate import GateResult
 
 GATED_METRICS = ("val_rmse", "test_rmse")
 
 
-@dataclass(frozen=True)
-class GateResult:
-    passed: bool
-    description: str
-    numbers: dict
-
-
-def evaluate_gate(metrics: dict, threshold_kw: float) -> GateResult:
+def evaluate_gate(metrics: Mapping[str, float], threshold_kw: float) -> GateResult:
     """Pass when validation AND test RMSE are at or below `threshold_kw`."""
     failing = {name: metrics[name] for name in GATED_METRICS if not metrics[name] <= threshold_kw}
     numbers = {**{name: float(metrics[name]) for name in GATED_METRICS}, "threshold_kw": float(threshold_kw)}

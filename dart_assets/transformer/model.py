@@ -12,13 +12,11 @@ version); `predict` on the reloaded dict reproduces the same numbers exactly. No
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
+from dart_assets.common.split import chronological_split
+from dart_assets.common.versions import code_version
 from dart_assets.ml.metrics import mae, rmse
 from dart_assets.transformer.history import HOURS_PER_YEAR
 
@@ -31,24 +29,6 @@ TREND_DEGREES = (1, 2)
 QUADRATIC_MIN_GAIN = 0.02
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 BAND_QUANTILES = (0.05, 0.95)
-CODE_VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
-
-
-@dataclass(frozen=True)
-class Split:
-    """Chronological train / validation / test rows of the history."""
-
-    train: pd.DataFrame
-    val: pd.DataFrame
-    test: pd.DataFrame
-
-
-def chronological_split(history: pd.DataFrame) -> Split:
-    """80/10/10 by time, never shuffled: validation and test are the most recent hours, as in real use."""
-    n = len(history)
-    n_train = int(n * SPLIT_FRACTIONS[0])
-    n_val = int(n * SPLIT_FRACTIONS[1])
-    return Split(history.iloc[:n_train], history.iloc[n_train : n_train + n_val], history.iloc[n_train + n_val :])
 
 
 def design_matrix(timestamps: pd.Series | pd.DatetimeIndex, spec: dict) -> np.ndarray:
@@ -91,7 +71,7 @@ def fit(history: pd.DataFrame, seed: int | None = None) -> dict:
     `seed` is the data generator's seed when the history is synthetic; it is recorded, not used (least
     squares is deterministic).
     """
-    split = chronological_split(history)
+    split = chronological_split(history, "timestamp", SPLIT_FRACTIONS)
     origin = history["timestamp"].iloc[0]
     candidates = {}
     for degree in TREND_DEGREES:
@@ -116,7 +96,7 @@ def fit(history: pd.DataFrame, seed: int | None = None) -> dict:
 
     return {
         "kind": "trend_fourier_ols",
-        "code_version": CODE_VERSION,
+        "code_version": code_version(),
         "seed": seed,
         "feature_spec": spec,
         "coefficients": _least_squares(history, spec),

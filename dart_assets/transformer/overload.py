@@ -27,7 +27,7 @@ def forecast(model: dict, history_end: pd.Timestamp, years: int, limit_kw: float
 
 def _first_above(frame: pd.DataFrame, column: str, limit_kw: float) -> str | None:
     above = frame[column] > limit_kw
-    return f"{frame['timestamp'][above.idxmax()]:%Y-%m-%d %H:%M}" if above.any() else None
+    return f"{frame['timestamp'].at[above.idxmax()]:%Y-%m-%d %H:%M}" if above.any() else None
 
 
 def summarize(frame: pd.DataFrame, limit_kw: float) -> dict:
@@ -40,8 +40,8 @@ def summarize(frame: pd.DataFrame, limit_kw: float) -> dict:
         "first_overload": _first_above(frame, "kw", limit_kw),
         "overload_hours": int(frame["overload"].sum()),
         "overload_hours_by_year": {str(year): int(hours) for year, hours in by_year.items()},
-        "max_kw": float(frame["kw"][peak]),
-        "max_at": f"{frame['timestamp'][peak]:%Y-%m-%d %H:%M}",
+        "max_kw": float(frame["kw"].max()),
+        "max_at": f"{frame['timestamp'].at[peak]:%Y-%m-%d %H:%M}",
         "earliest_first_overload": _first_above(frame, "kw_high", limit_kw),
         "latest_first_overload": _first_above(frame, "kw_low", limit_kw),
     }

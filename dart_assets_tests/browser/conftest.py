@@ -10,6 +10,7 @@ Screenshots and the webserver log go to test-artifacts/browser/ at the repo root
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -141,10 +142,8 @@ def _stop(ui: DagsterUI) -> list[str]:
     """TERM the group, wait, KILL what is left (by pid), then report anything still alive."""
     pgid = ui.process.pid
     marker = f"DAGSTER_HOME={ui.home}"
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
     deadline = time.monotonic() + STOP_GRACE_S
     while time.monotonic() < deadline and _processes_of(pgid, marker):
         ui.process.poll()  # reap the direct child as soon as it exits
@@ -152,15 +151,11 @@ def _stop(ui: DagsterUI) -> list[str]:
     leftovers = _processes_of(pgid, marker)
     if leftovers:
         for line in leftovers:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(int(line.split(":")[0]), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         time.sleep(2)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         ui.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
     return _processes_of(pgid, marker)
 
 

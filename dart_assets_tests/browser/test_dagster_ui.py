@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 GROUPS = {
     "market_data": ["dam_prices", "rtm_prices", "system_conditions", "driver_forecasts", "hourly_features"],
-    "training": ["lgbm_model", "xgb_model", "deep_model", "promoted_model"],
+    "training": ["lgbm_model", "xgb_model", "lstm_model", "promoted_model"],
     "forecasting": ["dart_forecast", "forecast_accuracy"],
     "transformer": [
         "transformer_load_history",

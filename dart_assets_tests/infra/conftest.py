@@ -59,7 +59,7 @@ class Terraform:
 
 def walk_strings(node: Any, out: list[str]) -> None:
     if isinstance(node, dict):
-        for key, value in node.items():
+        for value in node.values():
             walk_strings(value, out)
     elif isinstance(node, list):
         for value in node:

@@ -18,6 +18,7 @@ with warnings.catch_warnings():  # the SDK's marshmallow schemas warn by the hun
     from azure.ai.ml import load_environment, load_job
     from azure.ai.ml.entities import Command, Environment, PipelineJob
 
+
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 
 JOBS = {  # file -> (family, compute, environment)
@@ -130,7 +131,7 @@ def test_command_jobs(name: str) -> None:
     assert job.command.split() == [
         "python",
         "-m",
-        "dart_assets.remote.train",
+        "dart_assets.entrypoints.train",
         "--family",
         family,
         "--features",

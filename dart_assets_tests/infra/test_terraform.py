@@ -37,7 +37,7 @@ def test_provider_uses_entra_id_for_storage(tf: Terraform) -> None:
 # --- compute clusters ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, default", [("cpu", "cpu-cluster"), ("gpu", "gpu-cluster")])
+@pytest.mark.parametrize(("name", "default"), [("cpu", "cpu-cluster"), ("gpu", "gpu-cluster")])
 def test_clusters_scale_to_zero_with_named_variables(tf: Terraform, name: str, default: str) -> None:
     cluster = tf.resource("azurerm_machine_learning_compute_cluster", name)
     assert cluster["name"] == f"${{var.{name}_cluster_name}}"
@@ -156,7 +156,7 @@ def test_generated_names_fit_azure_naming_rules(tf: Terraform) -> None:
     assert "substr(md5(" in tf.locals["suffix"] and ", 0, 6)" in tf.locals["suffix"]
     for prefix in ("abc", "a" * 12):
 
-        def render(template: str) -> str:
+        def render(template: str, prefix: str = prefix) -> str:
             return template.replace("${var.name_prefix}", prefix).replace("${local.suffix}", "0f9a3c")
 
         for local, rule in [
@@ -278,16 +278,18 @@ def test_project_env_output_names_every_setting(tf: Terraform) -> None:
         "AZUREML_GPU_ENVIRONMENT",
         "AZUREML_COMPUTE_CLIENT_ID",
     }
-    # The variables the launcher reads (dart_assets/resources/azureml.py) are the ones this output sets.
-    from dart_assets.resources.azureml import ENV_VARS
+    # The variables the settings read in Azure ML mode (dart_assets/settings.py) are the ones this output sets.
+    from dart_assets.settings import AZUREML_ENV_VARS
 
-    assert {"AZUREML_ENVIRONMENT", "AZUREML_GPU_ENVIRONMENT", "AZUREML_COMPUTE_CLIENT_ID"} <= set(ENV_VARS.values())
+    assert {"AZUREML_ENVIRONMENT", "AZUREML_GPU_ENVIRONMENT", "AZUREML_COMPUTE_CLIENT_ID"} <= set(
+        AZUREML_ENV_VARS.values()
+    )
     assert env["DART_EXECUTION"] == "azureml"
     assert env["DART_STORAGE"] == tf.outputs["dart_storage_uri"]["value"]
     assert env["MLFLOW_TRACKING_URI"] == tf.outputs["mlflow_tracking_uri"]["value"]
 
 
-# --- checkov skips and secrets -----------------------------------------------------------------------------------------
+# --- checkov skips and secrets ------------------------------------------------------------------------------------
 
 
 def test_every_checkov_skip_carries_a_written_reason() -> None:

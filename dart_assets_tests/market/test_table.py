@@ -68,7 +68,7 @@ def test_parquet_and_naive_utc_csv_read_the_same(tmp_path):
 
     from_parquet = table.read_table(tmp_path / "tidy.parquet", *ALL, POINTS)
     from_csv = table.read_table(tmp_path / "naive.csv", *ALL, POINTS)
-    for kind in ("dam_prices", "rtm_prices", "system_conditions"):
+    for kind in ("dam_prices", "rtm_prices", "system_conditions", "driver_forecasts"):
         pd.testing.assert_frame_equal(from_parquet[kind], from_csv[kind])
     assert from_csv["dam_prices"].timestamp_utc.iloc[0] == utc("2024-01-02 06:00")
 

@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 
@@ -25,7 +26,7 @@ def test_bundle_holds_only_native_files_and_full_metadata(trained):
         "metrics",
         "data_window",
         "split_boundaries",
-        "lookback",
+        "history_hours",
         "library_versions",
         "code_version",
         "seed",
@@ -75,3 +76,16 @@ def test_predict_aligns_to_the_input_index(trained, small_frame):
     else:
         assert predictions.notna().all().all()
     assert np.isfinite(predictions.dropna().to_numpy()).all()
+
+
+def test_the_bundle_records_the_history_a_prediction_needs(trained, tmp_path):
+    result, _ = trained
+    expected = result.params["lookback"] if result.family == "lstm" else 1
+    assert load_bundle(result.bundle_dir).metadata["history_hours"] == expected
+    # A bundle saved before it was recorded gets it from its family and parameters.
+    old = tmp_path / "old"
+    shutil.copytree(result.bundle_dir, old)
+    metadata = json.loads((old / "metadata.json").read_text())
+    del metadata["history_hours"]
+    (old / "metadata.json").write_text(json.dumps(metadata))
+    assert load_bundle(old).metadata["history_hours"] == expected

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dart_assets.common.split import SplitBoundaries
 from dart_assets.ml.dataset import (
     FeatureTransform,
-    SplitBoundaries,
     build_windows,
     chronological_split,
     model_columns,
@@ -36,16 +36,16 @@ def test_split_fractions_are_configurable_and_validated(hourly_frame):
     assert split.train["timestamp_utc"].nunique() == pytest.approx(
         0.6 * hourly_frame.dropna(subset=["dart"])["timestamp_utc"].nunique(), abs=1
     )
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"split fractions must be three positive numbers summing to 1"):
         chronological_split(hourly_frame, (0.8, 0.3, 0.1))
 
 
 @pytest.mark.parametrize("leak", ["dart", "dam_price", "rtm_price"])
 def test_leaky_feature_columns_are_refused(hourly_frame, feature_columns, leak):
     with pytest.raises(ValueError, match="same-hour"):
-        model_columns(feature_columns + [leak])
-    with pytest.raises(ValueError):
-        FeatureTransform.fit(hourly_frame, feature_columns + [leak])
+        model_columns([*feature_columns, leak])
+    with pytest.raises(ValueError, match="same-hour"):
+        FeatureTransform.fit(hourly_frame, [*feature_columns, leak])
 
 
 def test_transform_is_fitted_on_train_only_and_round_trips_json(hourly_frame, feature_columns):

@@ -57,4 +57,4 @@ def test_bad_requests_are_refused(small_frame, feature_columns, tmp_path):
     with pytest.raises(ValueError, match="unknown lgbm params"):
         train_model("lgbm", small_frame, feature_columns, tmp_path, params={"num_leafs": 3})
     with pytest.raises(ValueError, match="same-hour"):
-        train_model("xgb", small_frame, feature_columns + ["rtm_price"], tmp_path)
+        train_model("xgb", small_frame, [*feature_columns, "rtm_price"], tmp_path)

@@ -1,0 +1,55 @@
+"""The MLflow model registry as the single source of truth for which model is in production, for both domains.
+
+`champion` is the version downstream code loads; `previous` is the one it replaced, kept for a one-step rollback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+
+CHAMPION = "champion"
+PREVIOUS = "previous"
+
+
+def champion(client: MlflowClient, model_name: str) -> ModelVersion | None:
+    """The current champion version, or None when nothing has been promoted yet."""
+    return by_alias(client, model_name, CHAMPION)
+
+
+def by_alias(client: MlflowClient, model_name: str, alias: str) -> ModelVersion | None:
+    try:
+        return client.get_model_version_by_alias(model_name, alias)
+    except MlflowException:
+        return None
+
+
+def promote(
+    client: MlflowClient, model_name: str, source_uri: str, run_id: str, tags: Mapping[str, object]
+) -> ModelVersion:
+    """Register `source_uri` as a new version and make it the champion; the old champion becomes `previous`."""
+    try:
+        client.get_registered_model(model_name)
+    except MlflowException:
+        client.create_registered_model(model_name, description="Promoted by the dart-assets Dagster graph")
+    old = champion(client, model_name)
+    version = client.create_model_version(
+        model_name, source_uri, run_id=run_id, tags={k: str(v) for k, v in tags.items()}
+    )
+    if old is not None:
+        client.set_registered_model_alias(model_name, PREVIOUS, old.version)
+    client.set_registered_model_alias(model_name, CHAMPION, version.version)
+    return client.get_model_version(model_name, version.version)
+
+
+def rollback(client: MlflowClient, model_name: str) -> tuple[ModelVersion, ModelVersion]:
+    """Swap `champion` and `previous`; returns (new champion, new previous). Running it twice undoes it."""
+    current, before = champion(client, model_name), by_alias(client, model_name, PREVIOUS)
+    if current is None or before is None:
+        raise LookupError(f"{model_name}: rollback needs both a '{CHAMPION}' and a '{PREVIOUS}' version")
+    client.set_registered_model_alias(model_name, CHAMPION, before.version)
+    client.set_registered_model_alias(model_name, PREVIOUS, current.version)
+    return client.get_model_version(model_name, before.version), client.get_model_version(model_name, current.version)

@@ -1,0 +1,46 @@
+"""The Dagster definitions, built from the settings: the DART and transformer domains side by side, merged with
+the resources and executor they share."""
+
+import dagster as dg
+
+from dart_assets.defs.dart import build_dart_defs
+from dart_assets.defs.resources.io_manager import ParquetIOManager
+from dart_assets.defs.resources.mlflow import MlflowResource
+from dart_assets.defs.resources.training_launcher import COMPUTE_TAG
+from dart_assets.defs.transformer import build_transformer_defs
+from dart_assets.settings import EnvSecret, Settings
+
+# Steps run in parallel; the tag keeps GPU-tagged training steps to one at a time on a machine with one GPU.
+# Step processes fork from a server that has already imported the project: ~0.3 s per step instead of ~3 s.
+EXECUTOR = dg.multiprocess_executor.configured(
+    {
+        "max_concurrent": 3,
+        "tag_concurrency_limits": [{"key": COMPUTE_TAG, "value": "gpu", "limit": 1}],
+        "start_method": {"forkserver": {"preload_modules": ["dart_assets.definitions"]}},
+    }
+)
+
+
+def build_defs(settings: Settings) -> dg.Definitions:
+    return dg.Definitions.merge(
+        build_dart_defs(settings),
+        build_transformer_defs(settings),
+        dg.Definitions(resources=shared_resources(settings), executor=EXECUTOR),
+    )
+
+
+def shared_resources(settings: Settings) -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManager]:
+    """What both domains use: the asset storage and the MLflow store."""
+    return {
+        "io_manager": ParquetIOManager(base_path=settings.storage),
+        "mlflow": MlflowResource(tracking_uri=_tracking_uri(settings), ui_url=settings.mlflow_ui_url),
+    }
+
+
+def _tracking_uri(settings: Settings) -> str:
+    """The store: left to Dagster to read from the environment at run time when it came from there (it may carry
+    credentials), else the explicit or default URI."""
+    uri = settings.mlflow_tracking_uri
+    if isinstance(uri, EnvSecret):
+        return dg.EnvVar(uri.name)
+    return uri or settings.default_mlflow_uri

@@ -1,0 +1,129 @@
+"""Market data (DAM, RTM, system conditions, driver forecasts) per delivery day, and the hourly feature table."""
+
+import datetime as dt
+from collections.abc import Iterator
+
+import dagster as dg
+import pandas as pd
+
+from dart_assets import features
+from dart_assets.defs.resources.market_source import MarketDataSource
+from dart_assets.market import quality
+
+MARKET_TABLES = {
+    "dam_prices": "ERCOT day-ahead settlement point prices, hourly, $/MWh.",
+    "rtm_prices": "ERCOT real-time settlement point prices, 15-minute intervals averaged to the hour, $/MWh.",
+    "system_conditions": "Actual system load, wind, solar and temperature per hour, where the source has them.",
+    "driver_forecasts": "Load, wind, solar and temperature forecasts (system and regional) per delivery hour and "
+    "posting time; features use the latest posting at or before the decision time.",
+}
+CHECK_SEVERITY = {True: dg.AssetCheckSeverity.ERROR, False: dg.AssetCheckSeverity.WARN}
+
+
+def _check_specs() -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(check, asset=name, description=description)
+        for name in MARKET_TABLES
+        for check, description in quality.CHECKS.get(name, {}).items()
+    ]
+
+
+def build_market_data(days: dg.PartitionsDefinition, freshness: dg.FreshnessPolicy) -> dg.AssetsDefinition:
+    """The four market tables, one partition per delivery day; a range of days is one run."""
+
+    @dg.multi_asset(
+        outs={
+            name: dg.AssetOut(
+                description=description,
+                group_name="market_data",
+                kinds={"pandas", "parquet"},
+                owners=["team:market-data"],
+                is_required=False,
+                freshness_policy=freshness,
+            )
+            for name, description in MARKET_TABLES.items()
+        },
+        check_specs=_check_specs(),
+        partitions_def=days,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        can_subset=True,
+        name="market_data",
+    )
+    def market_data(context: dg.AssetExecutionContext, market_source: MarketDataSource):
+        """Read every selected market table for the run's delivery days once, validate, and check its quality."""
+        yield from _read_and_check(context, market_source)
+
+    return market_data
+
+
+def _read_and_check(context: dg.AssetExecutionContext, market_source: MarketDataSource) -> Iterator:
+    window = context.partition_time_window
+    start = pd.Timestamp(window.start.date())
+    end = pd.Timestamp(window.end.date()) - pd.Timedelta(days=1)
+    context.log.info(f"reading {market_source.label} for {start.date()}..{end.date()}")
+    selected = [key.to_user_string() for key in context.selected_asset_keys]
+    tables = market_source.read(start.date(), end.date(), tables=[n for n in MARKET_TABLES if n in selected])
+    for name, frame in tables.items():
+        yield dg.Output(frame, output_name=name, metadata={"source": market_source.label})
+        if name not in quality.CHECKS:
+            continue
+        for result in quality.evaluate(name, frame, start, end):
+            if dg.AssetCheckKey(dg.AssetKey(name), result.check) in context.selected_asset_check_keys:
+                yield dg.AssetCheckResult(
+                    asset_key=name,
+                    check_name=result.check,
+                    passed=result.passed,
+                    severity=CHECK_SEVERITY[result.severe],
+                    description=result.description,
+                    metadata=result.metadata,
+                )
+
+
+def build_hourly_features(decision_time: dt.time) -> dg.AssetsDefinition:
+    """hourly_features with the cutoff of the configured decision time."""
+
+    @dg.asset(
+        group_name="market_data",
+        kinds={"pandas", "parquet"},
+        owners=["team:market-data"],
+        ins={name: dg.AssetIn(name) for name in MARKET_TABLES},
+    )
+    def hourly_features(
+        context: dg.AssetExecutionContext,
+        market_source: MarketDataSource,
+        dam_prices: pd.DataFrame,
+        rtm_prices: pd.DataFrame,
+        system_conditions: pd.DataFrame,
+        driver_forecasts: pd.DataFrame,
+    ) -> pd.DataFrame:
+        """Hourly DART target (DAM - RTM, $/MWh) with the features a trader knows at the decision time on D-1, for
+        every materialized day with a target and its key inputs; the days left out are in metadata."""
+        points = market_source.settlement_points
+        table = features.build_features(
+            dam_prices, rtm_prices, system_conditions, points, forecasts=driver_forecasts, decision_time=decision_time
+        )
+        gaps = features.gap_report(
+            dam_prices, rtm_prices, driver_forecasts, points, sorted(table["delivery_date"].unique()), decision_time
+        )
+        table, left_out = features.training_rows(table, gaps)
+        context.add_output_metadata(_features_metadata(table, points, decision_time, left_out))
+        return table
+
+    return hourly_features
+
+
+def _features_metadata(table: pd.DataFrame, points: list[str], decision_time: dt.time, left_out: dict) -> dict:
+    dart = table[features.TARGET]
+    return {
+        "feature_columns": dg.MetadataValue.json(features.feature_columns(table)),
+        "settlement_points": dg.MetadataValue.json(list(points)),
+        "decision_time_central": decision_time.strftime("%H:%M"),
+        "rows_without_target": left_out["rows_without_target"],
+        "rows_missing_inputs": left_out["rows_missing_inputs"],
+        "days_without_target": len(left_out["days_without_target"]),
+        "days_missing_inputs": len(left_out["days_missing_inputs"]),
+        "left_out": dg.MetadataValue.json({k: left_out[k] for k in ("days_without_target", "days_missing_inputs")}),
+        "dart_mean": float(dart.mean()),
+        "dart_std": float(dart.std()),
+        "dart_negative_share": float((dart < 0).mean()),
+    }

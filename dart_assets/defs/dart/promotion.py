@@ -1,0 +1,223 @@
+"""Promotion: the best candidate on validation, gated on test, becomes the registry's `champion`.
+
+The gate is evaluated inside `promoted_model` before anything is registered (a check only runs after its asset),
+so a failed gate never moves the `champion` alias; the blocking `rmse_gate` check re-evaluates the same pure
+function on the recorded numbers, turns red in the UI and stops everything downstream of the promotion.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+import dagster as dg
+from pydantic import Field
+
+from dart_assets.common.gate import GateResult
+from dart_assets.defs.dart.training import GROUP, MODEL_ASSET_KEYS
+from dart_assets.defs.resources.mlflow import MlflowResource
+from dart_assets.ml import MODEL_NAME
+from dart_assets.ml.gate import REQUIRED_METRICS, evaluate_dart_gate
+
+if TYPE_CHECKING:  # mlflow loads in the steps that use it, not with the definitions
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+SelectionMetric = Literal["val_mae", "val_rmse"]
+SELECTION_METRICS: tuple[str, ...] = get_args(SelectionMetric)
+BASELINES = ("zero", "same_hour", "hour_dow")
+
+
+class PromotionGate(dg.ConfigurableResource):
+    """Thresholds shared by `promoted_model` and its `rmse_gate` check (env: DART_GATE_MAX_TEST_RMSE,
+    DART_GATE_MIN_SKILL)."""
+
+    max_test_rmse: float = Field(60.0, description="Highest acceptable test RMSE, $/MWh (hub DART, spikes included).")
+    min_mae_skill: float = Field(
+        0.02, description="Required improvement of test MAE over the best naive baseline (0.02 = 2%)."
+    )
+    selection_metric: SelectionMetric = Field(
+        default="val_mae", description="Validation metric that picks the candidate: val_mae or val_rmse."
+    )
+
+    def evaluate(self, metrics: dict[str, float]) -> GateResult:
+        return evaluate_dart_gate(metrics, self.max_test_rmse, self.min_mae_skill)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A training asset's latest model, as its MLflow run recorded it."""
+
+    asset: str
+    mlflow_run_id: str
+    family: str | None
+    metrics: dict[str, float]
+    data_window: str
+    dagster_run_id: str
+
+    @property
+    def usable(self) -> bool:
+        return all(math.isfinite(self.metrics.get(m, math.nan)) for m in REQUIRED_METRICS)
+
+
+def latest_candidates(context: dg.AssetExecutionContext, client: "MlflowClient") -> dict[str, Candidate]:
+    """Each training asset's latest materialization, with its MLflow run's metrics and params."""
+    candidates = {}
+    for key in MODEL_ASSET_KEYS:
+        event = context.instance.get_latest_materialization_event(dg.AssetKey(key))
+        if event is None or event.asset_materialization is None:
+            context.log.warning(f"{key} has never been materialized; it is not a candidate")
+            continue
+        run_id = str(event.asset_materialization.metadata["mlflow_run_id"].value)
+        run = client.get_run(run_id)
+        params = run.data.params
+        candidates[key] = Candidate(
+            asset=key,
+            mlflow_run_id=run_id,
+            family=params.get("family"),
+            metrics=dict(run.data.metrics),
+            data_window=f"{params.get('split_train_start')}..{params.get('split_test_end')}",
+            dagster_run_id=event.run_id,
+        )
+    return candidates
+
+
+def select(candidates: dict[str, Candidate], metric: SelectionMetric) -> tuple[Candidate, dict[str, Candidate]]:
+    """The usable candidate with the lowest validation `metric`, and all usable ones; Failure if there is none."""
+    usable = {key: c for key, c in candidates.items() if c.usable}
+    if not usable:
+        raise dg.Failure(
+            f"no usable candidate model: materialize {', '.join(MODEL_ASSET_KEYS[:-1])} and {MODEL_ASSET_KEYS[-1]} "
+            f"first (found: {', '.join(candidates) or 'none'})"
+        )
+    return min(usable.values(), key=lambda c: c.metrics[metric]), usable
+
+
+def register(
+    context: dg.AssetExecutionContext, client: "MlflowClient", winner: Candidate
+) -> tuple["ModelVersion", "ModelVersion | None"]:
+    """Register the winner as the new champion, unless its run already is the champion; returns (the champion
+    version now, the champion before)."""
+    from dart_assets.common import registry
+
+    before = registry.champion(client, MODEL_NAME)
+    if before is not None and before.run_id == winner.mlflow_run_id:
+        # Nothing was retrained: a new version of the same run would make `previous` equal `champion`.
+        context.log.info(f"{winner.asset}'s run is already the champion (v{before.version}); registry unchanged")
+        return before, before
+    tags = {
+        "source_asset": winner.asset,
+        "family": winner.family,
+        "dagster_run_id": context.run_id,
+        "training_dagster_run_id": winner.dagster_run_id,
+        "data_window": winner.data_window,
+        **{k: f"{winner.metrics[k]:.4f}" for k in REQUIRED_METRICS},
+    }
+    version = registry.promote(client, MODEL_NAME, f"runs:/{winner.mlflow_run_id}/model", winner.mlflow_run_id, tags)
+    context.log.info(f"{MODEL_NAME} version {version.version} ({winner.asset}) is the champion")
+    return version, before
+
+
+def comparison_table(candidates: dict[str, Candidate], winner: str, selection_metric: str) -> str:
+    """Markdown: every usable candidate, best first by the selection metric, then the winner's naive baselines."""
+    rows = [
+        f"| candidate | {selection_metric} | test RMSE | test MAE | test sign acc. | P10-P90 coverage | MAE skill |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, c in sorted(candidates.items(), key=lambda kv: kv[1].metrics.get(selection_metric, math.inf)):
+        m = c.metrics
+        name = f"**{key}** (winner)" if key == winner else key
+        rows.append(
+            f"| {name} | {m.get(selection_metric, math.nan):.3f} | {m.get('test_rmse', math.nan):.3f} | "
+            f"{m.get('test_mae', math.nan):.3f} | {m.get('test_sign_accuracy', math.nan):.3f} | "
+            f"{m.get('test_p10_p90_coverage', math.nan):.3f} | {m.get('test_mae_skill', math.nan):.1%} |"
+        )
+    m = candidates[winner].metrics
+    for baseline in BASELINES:
+        rows.append(
+            f"| baseline: {baseline} | | {m.get(f'baseline_{baseline}_test_rmse', math.nan):.3f} | "
+            f"{m.get(f'baseline_{baseline}_test_mae', math.nan):.3f} | | | |"
+        )
+    return "\n".join(rows)
+
+
+def report(
+    winner: Candidate,
+    usable: dict[str, Candidate],
+    gate: GateResult,
+    selection_metric: str,
+    version: "ModelVersion | None",
+    before: "ModelVersion | None",
+    mlflow: MlflowResource,
+) -> dg.Output[dict[str, Any]]:
+    """The stored record (read by the check and downstream code) and the metadata the asset page shows."""
+    record = {
+        "winner": winner.asset,
+        "family": winner.family,
+        "mlflow_run_id": winner.mlflow_run_id,
+        "metrics": winner.metrics,
+        "gate_passed": gate.passed,
+        "gate_description": gate.description,
+        "registered_version": version.version if version else None,
+        "champion_version": version.version if version else (before.version if before else None),
+        "selection_metric": selection_metric,
+    }
+    why = (
+        f"{winner.asset} has the best {selection_metric} ({winner.metrics[selection_metric]:.3f}) of "
+        f"{len(usable)} candidate(s). {gate.description}."
+    )
+    unchanged = f"unchanged: champion stays {'v' + str(before.version) if before else '(none)'}"
+    return dg.Output(
+        record,
+        metadata={
+            "comparison": dg.MetadataValue.md(comparison_table(usable, winner.asset, selection_metric)),
+            "winner": winner.asset,
+            "why": why,
+            "gate_passed": gate.passed,
+            "registry": f"{MODEL_NAME} v{version.version} @champion" if version else unchanged,
+            "mlflow_run_id": winner.mlflow_run_id,
+            "mlflow_run": dg.MetadataValue.text(mlflow.run_url(winner.mlflow_run_id)),
+        },
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=MODEL_ASSET_KEYS,
+    kinds={"mlflow"},
+    owners=["team:quant-research"],
+)
+def promoted_model(
+    context: dg.AssetExecutionContext, gate: PromotionGate, mlflow: MlflowResource
+) -> dg.Output[dict[str, Any]]:
+    """The candidate with the best validation score, registered as the DART forecaster's champion if it passes the
+    gate."""
+    from dart_assets.common import registry
+
+    client = mlflow.client()
+    winner, usable = select(latest_candidates(context, client), gate.selection_metric)
+    result = gate.evaluate(winner.metrics)
+    version: ModelVersion | None = None
+    if result.passed:
+        version, before = register(context, client, winner)
+    else:
+        context.log.warning(f"not promoted: {result.description}")
+        before = registry.champion(client, MODEL_NAME)
+    return report(winner, usable, result, gate.selection_metric, version, before, mlflow)
+
+
+@dg.asset_check(
+    asset=promoted_model,
+    blocking=True,
+    description="Test RMSE under the threshold AND test MAE better than the best naive baseline by the margin; "
+    "blocks the forecast otherwise.",
+)
+def rmse_gate(promoted_model: dict, gate: PromotionGate) -> dg.AssetCheckResult:
+    result = gate.evaluate(promoted_model["metrics"])
+    champion = promoted_model["champion_version"]
+    champion_label = f"v{champion}" if champion is not None else "(none)"
+    return dg.AssetCheckResult(
+        passed=result.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=result.description + ("" if result.passed else f"; champion stays {champion_label}"),
+        metadata={**result.numbers, "winner": promoted_model["winner"], "champion_version": champion_label},
+    )

@@ -1,0 +1,83 @@
+"""champion/previous aliases and rollback on a real SQLite MLflow registry."""
+
+import uuid
+
+import pytest
+from mlflow import MlflowClient
+
+from dart_assets.common import registry
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory) -> MlflowClient:
+    return MlflowClient(f"sqlite:///{tmp_path_factory.mktemp('registry') / 'mlflow.db'}")
+
+
+@pytest.fixture
+def model(client, tmp_path):
+    """A fresh model name with a run and a source folder per version to register."""
+    name = f"dart-test-{uuid.uuid4().hex[:8]}"
+    experiment = client.create_experiment(name)
+
+    def promote(label: str):
+        run = client.create_run(experiment).info.run_id
+        source = tmp_path / label
+        source.mkdir()
+        return run, registry.promote(client, name, str(source), run, {"source_asset": label, "val_mae": 1.5})
+
+    return name, promote
+
+
+def aliases(client, name) -> dict[str, str]:
+    return {
+        alias: str(registry.by_alias(client, name, alias).version)
+        for alias in (registry.CHAMPION, registry.PREVIOUS)
+        if registry.by_alias(client, name, alias)
+    }
+
+
+def test_nothing_promoted_yet_means_no_champion(client):
+    assert registry.champion(client, "never-registered") is None
+
+
+def test_first_promotion_is_champion_v1_with_string_tags(client, model):
+    name, promote = model
+    run, version = promote("lgbm_model")
+    assert str(version.version) == "1" and version.run_id == run
+    assert version.tags == {"source_asset": "lgbm_model", "val_mae": "1.5"}
+    assert aliases(client, name) == {"champion": "1"}
+    assert registry.champion(client, name).run_id == run
+
+
+def test_second_promotion_keeps_the_first_as_previous(client, model):
+    name, promote = model
+    promote("lgbm_model")
+    run2, version = promote("xgb_model")
+    assert str(version.version) == "2"
+    assert aliases(client, name) == {"champion": "2", "previous": "1"}
+    assert registry.champion(client, name).run_id == run2
+    promote("lstm_model")
+    assert aliases(client, name) == {"champion": "3", "previous": "2"}
+
+
+def test_rollback_swaps_and_a_second_rollback_undoes_it(client, model):
+    name, promote = model
+    run1, _ = promote("lgbm_model")
+    run2, _ = promote("xgb_model")
+    new_champion, new_previous = registry.rollback(client, name)
+    assert (str(new_champion.version), str(new_previous.version)) == ("1", "2")
+    assert aliases(client, name) == {"champion": "1", "previous": "2"}
+    assert registry.champion(client, name).run_id == run1
+    registry.rollback(client, name)
+    assert aliases(client, name) == {"champion": "2", "previous": "1"}
+    assert registry.champion(client, name).run_id == run2
+
+
+def test_rollback_without_previous_raises(client, model):
+    name, promote = model
+    with pytest.raises(LookupError, match="rollback needs both a 'champion' and a 'previous' version"):
+        registry.rollback(client, name)
+    promote("lgbm_model")
+    with pytest.raises(LookupError, match=f"{name}: rollback needs both"):
+        registry.rollback(client, name)
+    assert aliases(client, name) == {"champion": "1"}

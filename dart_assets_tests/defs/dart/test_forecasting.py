@@ -1,0 +1,241 @@
+"""dart_forecast and forecast_accuracy on the session's trained graph and registered champion (issue 5)."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from dart_assets import forecasting
+from dart_assets.common import registry
+from dart_assets.defs import build_defs
+from dart_assets.market.timeutil import hours_in_day
+from dart_assets.ml import MODEL_NAME
+from dart_assets.settings import Settings
+from dart_assets_tests.defs.dart.conftest import POINTS, metadata_of
+
+DEFS = build_defs(Settings())
+
+BACKFILL = ["2025-03-09", "2025-03-10"]  # the spring-forward day (23 h) and the day after
+DECISION_UTC = {"2025-03-09": "2025-03-08 15:00", "2025-03-10": "2025-03-09 14:00"}
+
+
+def read(storage, asset: str, day: str) -> pd.DataFrame:
+    return pd.read_parquet(storage / asset / f"{day}.parquet")
+
+
+@pytest.fixture(scope="module")
+def backfill(trained_graph) -> dict[str, dg.ExecuteInProcessResult]:
+    """dart_forecast for two delivery days, one run per partition as a backfill launches them."""
+    results = {
+        day: trained_graph.materialize(dg.AssetSelection.assets("dart_forecast"), partition_key=day) for day in BACKFILL
+    }
+    assert all(r.success for r in results.values())
+    return results
+
+
+@pytest.fixture(scope="module")
+def champion(trained_graph):
+    return registry.champion(trained_graph.client(), MODEL_NAME)
+
+
+@pytest.mark.parametrize("day", BACKFILL)
+def test_forecast_partition_from_the_champion(trained_graph, backfill, champion, day):
+    table = read(trained_graph.storage, "dart_forecast", day)
+    assert table.groupby("settlement_point").size().to_dict() == {p: hours_in_day(day) for p in POINTS}
+    assert hours_in_day("2025-03-09") == 23
+    assert (table["delivery_date"] == pd.Timestamp(day)).all()
+    assert table[["dart_p10", "dart_forecast", "dart_p90"]].notna().all().all()
+    assert (table["dart_p10"] <= table["dart_forecast"]).all() and (table["dart_forecast"] <= table["dart_p90"]).all()
+    assert (table["dart_p90"] - table["dart_p10"]).mean() > 0  # a real band, not a point
+    assert (table["decision_time_utc"] == pd.Timestamp(DECISION_UTC[day], tz="UTC")).all()
+    assert set(table["model_version"]) == {str(champion.version)}
+    assert set(table["model_family"]) == {champion.tags["family"]}
+
+    meta = metadata_of(backfill[day], "dart_forecast")
+    assert meta["model"] == f"{MODEL_NAME} v{champion.version} ({champion.tags['family']})"
+    assert meta["decision_time_utc"] == str(pd.Timestamp(DECISION_UTC[day], tz="UTC"))
+    assert meta["mean_forecast"] == pytest.approx(table["dart_forecast"].mean())
+    assert meta["dagster/row_count"] == len(table)
+    assert meta["chart"].startswith("![forecast](data:image/png;base64,")
+
+
+def test_forecast_equals_the_core_function_on_the_decision_time_window(trained_graph, backfill, champion):
+    from dart_assets.ml import tracking
+
+    day = "2025-03-10"
+    first = pd.Timestamp(day) - pd.Timedelta(days=forecasting.HISTORY_DAYS)
+    stored = {
+        name: pd.concat(
+            [read(trained_graph.storage, name, d.date().isoformat()) for d in pd.date_range(first, day)],
+            ignore_index=True,
+        )
+        for name in ("dam_prices", "rtm_prices", "system_conditions", "driver_forecasts")
+    }
+    model = tracking.load_bundle_from_run(champion.run_id)
+    expected = forecasting.forecast_day(model, *stored.values(), POINTS, day)
+    got = read(trained_graph.storage, "dart_forecast", day)
+    pd.testing.assert_frame_equal(got[expected.columns], expected, check_dtype=False)
+
+
+def test_inputs_stop_at_the_decision_time():
+    dart_forecast = DEFS.get_assets_def("dart_forecast")
+    mappings = {
+        key.to_user_string(): dart_forecast.get_partition_mapping(key)
+        for key in dart_forecast.dependency_keys
+        if key.to_user_string() != "promoted_model"
+    }
+    windows = {k: (m.start_offset, m.end_offset) for k, m in mappings.items()}
+    back = -forecasting.HISTORY_DAYS
+    assert windows == {
+        "dam_prices": (back, -1),
+        "rtm_prices": (back, -1),  # D-1's morning hours are public at the decision time
+        "system_conditions": (back, -1),
+        "driver_forecasts": (back, 0),  # the forecasts for D, and for the days before (their changes, errors)
+    }
+
+
+def test_rematerializing_a_partition_rewrites_identical_files(trained_graph, backfill):
+    before = {day: (trained_graph.storage / "dart_forecast" / f"{day}.parquet").read_bytes() for day in BACKFILL}
+    again = trained_graph.materialize(dg.AssetSelection.assets("dart_forecast"), partition_key=BACKFILL[0])
+    assert again.success
+    assert (trained_graph.storage / "dart_forecast" / f"{BACKFILL[0]}.parquet").read_bytes() == before[BACKFILL[0]]
+    assert (trained_graph.storage / "dart_forecast" / f"{BACKFILL[1]}.parquet").read_bytes() == before[BACKFILL[1]]
+    assert sorted(p.name for p in (trained_graph.storage / "dart_forecast").iterdir()) == [
+        f"{d}.parquet" for d in BACKFILL
+    ]
+
+
+def test_no_champion_fails_with_what_to_materialize(trained_graph, fresh_tracking_uri):
+    with pytest.raises(
+        dg.Failure,
+        match=r"no champion in the registry \(dart-spread-forecaster@champion\): materialize "
+        r"hourly_features, lgbm_model, xgb_model, lstm_model and promoted_model first",
+    ):
+        trained_graph.materialize(
+            dg.AssetSelection.assets("dart_forecast"),
+            partition_key="2025-03-10",
+            settings=trained_graph.settings(mlflow_tracking_uri=fresh_tracking_uri()),
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+
+
+def test_features_mismatch_fails_with_what_to_retrain(trained_graph, backfill, monkeypatch, tmp_path):
+    from dart_assets.ml import tracking
+
+    real = tracking.load_bundle_from_run
+
+    def trained_on_other_data(run_id):
+        model = real(run_id)
+        model.metadata = {**model.metadata, "feature_columns": [*model.metadata["feature_columns"], "ercot_ghost_mw"]}
+        return model
+
+    monkeypatch.setattr(tracking, "load_bundle_from_run", trained_on_other_data)
+    with pytest.raises(
+        dg.Failure,
+        match=r"needs features \['ercot_ghost_mw'\] that the current data source does not "
+        r"provide; retrain on the current data: materialize hourly_features",
+    ):
+        trained_graph.materialize(
+            dg.AssetSelection.assets("dart_forecast"),
+            partition_key="2025-03-10",
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+
+
+def test_accuracy_scores_a_settled_day(trained_graph, backfill):
+    day = "2025-03-10"
+    result = trained_graph.materialize(dg.AssetSelection.assets("forecast_accuracy"), partition_key=day)
+    assert result.success
+    dam, rtm = read(trained_graph.storage, "dam_prices", day), read(trained_graph.storage, "rtm_prices", day)
+    expected = forecasting.score_day(read(trained_graph.storage, "dart_forecast", day), dam, rtm)
+    meta = metadata_of(result, "forecast_accuracy")
+    assert meta["mae"] == pytest.approx(expected["mae"]) and meta["zero_spread_mae"] == pytest.approx(
+        expected["zero_mae"]
+    )
+    assert meta["band_coverage"] == pytest.approx(expected["band_coverage"])
+    stored = read(trained_graph.storage, "forecast_accuracy", day)
+    assert len(stored) == 1 and stored["hours"].iloc[0] == 2 * 24
+    assert stored["rmse"].iloc[0] == pytest.approx(expected["rmse"])
+
+    # Both backfilled days are scored in the rolling view; the check verdict follows its numbers.
+    rolling = meta["rolling_14d"]
+    assert rolling["days"] == 2
+    [check] = result.get_asset_check_evaluations()
+    assert check.check_name == "no_drift" and check.passed == (rolling["mae"] <= rolling["zero_mae"])
+    assert check.description.startswith(
+        f"rolling 2-day MAE {rolling['mae']:.2f} vs zero-spread {rolling['zero_mae']:.2f}"
+    )
+
+
+def _storage_with_forecasts(trained_graph, root, error: float, rtm_days: list[str] | None = None):
+    """A storage sharing the session's market files, with forecasts that miss realised DART by `error` $/MWh."""
+    (root / "dam_prices").symlink_to(trained_graph.storage / "dam_prices")
+    rtm = root / "rtm_prices"
+    if rtm_days is None:
+        rtm.symlink_to(trained_graph.storage / "rtm_prices")
+    else:
+        rtm.mkdir()
+        for day in rtm_days:
+            (rtm / f"{day}.parquet").symlink_to(trained_graph.storage / "rtm_prices" / f"{day}.parquet")
+    (root / "dart_forecast").mkdir()
+    for day in BACKFILL:
+        table = read(trained_graph.storage, "dart_forecast", day)
+        keys = ["timestamp_utc", "settlement_point"]
+        actual = read(trained_graph.storage, "dam_prices", day).merge(
+            read(trained_graph.storage, "rtm_prices", day), on=keys
+        )
+        dart = table[keys].merge(actual, on=keys, how="left").eval("dam_price - rtm_price").to_numpy()
+        table["dart_forecast"], table["dart_p10"], table["dart_p90"] = dart + error, dart + error - 1, dart + error + 1
+        table.to_parquet(root / "dart_forecast" / f"{day}.parquet", index=False)
+    return root
+
+
+@pytest.mark.parametrize(("error", "drifted"), [(100.0, True), (0.5, False)])
+def test_no_drift_check_fails_for_a_bad_model_and_passes_for_a_good_one(
+    trained_graph, backfill, tmp_path, error, drifted
+):
+    storage = _storage_with_forecasts(trained_graph, tmp_path, error)
+    result = trained_graph.materialize(
+        dg.AssetSelection.assets("forecast_accuracy"),
+        partition_key="2025-03-10",
+        settings=trained_graph.settings(storage=str(storage)),
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success  # a WARN check does not fail the run
+    meta = metadata_of(result, "forecast_accuracy")
+    assert meta["mae"] == pytest.approx(error) and meta["band_coverage"] == (0.0 if drifted else 1.0)
+    [check] = result.get_asset_check_evaluations()
+    assert check.check_name == "no_drift" and check.passed is not drifted
+    assert check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["mae"].value == pytest.approx(error)
+    assert (
+        "the model has drifted: retrain (weekly_retraining) or roll back the champion" in check.description
+    ) is drifted
+
+
+def test_missing_actuals_is_a_clear_failure(trained_graph, backfill, tmp_path):
+    # The 03-10 forecast exists, but its real-time prices have not been loaded yet.
+    days = [d.date().isoformat() for d in pd.date_range("2025-02-25", "2025-03-09")]
+    storage = _storage_with_forecasts(trained_graph, tmp_path, 1.0, rtm_days=days)
+    with pytest.raises(
+        dg.Failure,
+        match=r"2025-03-10: no complete actuals to score yet; materialize dam_prices and "
+        r"rtm_prices for 2025-03-10 after the day has settled",
+    ):
+        trained_graph.materialize(
+            dg.AssetSelection.assets("forecast_accuracy"),
+            partition_key="2025-03-10",
+            settings=trained_graph.settings(storage=str(storage)),
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+
+
+def test_accuracy_window_covers_the_drift_window():
+    forecast_accuracy = DEFS.get_assets_def("forecast_accuracy")
+    windows = {
+        key.to_user_string(): (m.start_offset, m.end_offset)
+        for key in forecast_accuracy.dependency_keys
+        for m in [forecast_accuracy.get_partition_mapping(key)]
+    }
+    assert windows == {"dart_forecast": (-13, 0), "dam_prices": (-13, 0), "rtm_prices": (-13, 0)}

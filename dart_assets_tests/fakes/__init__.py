@@ -1,0 +1,1 @@
+"""Stand-ins for what cannot be reached from here (Azure), at the SDK boundary."""

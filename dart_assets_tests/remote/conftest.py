@@ -1,1 +1,0 @@
-from dart_assets_tests.remote.azure_fixtures import fake_account, features_parquet, ml_client, mlflow_uri  # noqa: F401
