@@ -1,0 +1,84 @@
+"""Real server processes for tests: free ports, readiness polling, and a teardown that leaves nothing running.
+
+Each server starts in its own session (`start_new_session=True`), so its process group holds it and everything it
+forks. Teardown sends SIGTERM to each group in the order given (clients before the database they use), waits,
+then SIGKILLs whatever is left: by group, and by an environment marker for any process that left its group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def log_tail(log: Path, lines: int = 60) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def get_json(url: str, body: dict | None = None, timeout: float = 5) -> dict:
+    """GET (or POST `body` as JSON) and decode the JSON answer."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def processes_of(pgids: set[int], marker: str | None = None) -> list[str]:
+    """Live (non-zombie) processes in one of the groups, or carrying `marker` (NAME=value) in their environment."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            state, _ppid, pgrp = stat[stat.rindex(")") + 2 :].split()[:3]
+            if state == "Z":
+                continue
+            ours = int(pgrp) in pgids or (
+                marker is not None and marker.encode() in (entry / "environ").read_bytes().split(b"\0")
+            )
+            if ours:
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:160]
+                found.append(f"{entry.name}: {cmd}")
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def stop_groups(processes: Sequence[subprocess.Popen], marker: str, grace_s: float = 20) -> list[str]:
+    """SIGTERM each group in turn and wait for it (up to `grace_s`), SIGKILL what is left; return any survivor."""
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and processes_of({process.pid}):
+            process.poll()  # reap the direct child as soon as it exits
+            time.sleep(0.2)
+    pgids = {process.pid for process in processes}
+    leftovers = processes_of(pgids, marker)
+    for line in leftovers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(line.split(":")[0]), signal.SIGKILL)
+    if leftovers:
+        time.sleep(2)
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+    return processes_of(pgids, marker)
