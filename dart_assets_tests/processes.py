@@ -1,8 +1,8 @@
 """Real server processes for tests: free ports, readiness polling, and a teardown that leaves nothing running.
 
 Each server starts in its own session (`start_new_session=True`), so its process group holds it and everything it
-forks. Teardown sends SIGTERM to each group in the order given (clients before the database they use), waits,
-then SIGKILLs whatever is left: by group, and by an environment marker for any process that left its group.
+forks. Teardown sends SIGTERM to the groups in waves (clients before the database they use), waits, then SIGKILLs
+whatever is left: by group, and by an environment marker for any process that left its group.
 """
 
 from __future__ import annotations
@@ -62,23 +62,27 @@ def processes_of(pgids: set[int], marker: str | None = None) -> list[str]:
     return found
 
 
-def stop_groups(processes: Sequence[subprocess.Popen], marker: str, grace_s: float = 20) -> list[str]:
-    """SIGTERM each group in turn and wait for it (up to `grace_s`), SIGKILL what is left; return any survivor."""
-    for process in processes:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
+def stop_groups(waves: Sequence[Sequence[subprocess.Popen]], marker: str, grace_s: float = 20) -> list[str]:
+    """Stop process groups wave by wave (e.g. the clients, then their database): SIGTERM every group of a wave, wait
+    up to `grace_s` for them to end; at the end SIGKILL whatever is left. Returns any process still alive."""
+    everyone = [process for wave in waves for process in wave]
+    for wave in waves:
+        for process in wave:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and processes_of({process.pid}):
-            process.poll()  # reap the direct child as soon as it exits
+        while time.monotonic() < deadline and processes_of({process.pid for process in wave}):
+            for process in wave:
+                process.poll()  # reap the direct children as soon as they exit
             time.sleep(0.2)
-    pgids = {process.pid for process in processes}
+    pgids = {process.pid for process in everyone}
     leftovers = processes_of(pgids, marker)
     for line in leftovers:
         with contextlib.suppress(ProcessLookupError):
             os.kill(int(line.split(":")[0]), signal.SIGKILL)
     if leftovers:
         time.sleep(2)
-    for process in processes:
+    for process in everyone:
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=10)
     return processes_of(pgids, marker)

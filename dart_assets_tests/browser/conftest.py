@@ -130,7 +130,7 @@ def dagster_ui(tmp_path_factory) -> DagsterUI:
         _wait_until_ready(ui)
         yield ui
     finally:
-        leftovers = stop_groups([ui.process], marker=f"DAGSTER_HOME={ui.home}", grace_s=STOP_GRACE_S)
+        leftovers = stop_groups([[ui.process]], marker=f"DAGSTER_HOME={ui.home}", grace_s=STOP_GRACE_S)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(log, ARTIFACTS / "dagster-webserver.log")
         assert not leftovers, f"processes of the test webserver still running after teardown: {leftovers}"
