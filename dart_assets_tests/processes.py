@@ -64,25 +64,29 @@ def processes_of(pgids: set[int], marker: str | None = None) -> list[str]:
 
 def stop_groups(waves: Sequence[Sequence[subprocess.Popen]], marker: str, grace_s: float = 20) -> list[str]:
     """Stop process groups wave by wave (e.g. the clients, then their database): SIGTERM every group of a wave, wait
-    up to `grace_s` for them to end; at the end SIGKILL whatever is left. Returns any process still alive."""
-    everyone = [process for wave in waves for process in wave]
+    up to `grace_s`, SIGKILL what is left of it; finally SIGKILL any process carrying `marker`. Returns survivors."""
     for wave in waves:
-        for process in wave:
+        pgids = {process.pid for process in wave}
+        for pgid in pgids:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
+                os.killpg(pgid, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and processes_of({process.pid for process in wave}):
+        while time.monotonic() < deadline and processes_of(pgids):
             for process in wave:
                 process.poll()  # reap the direct children as soon as they exit
             time.sleep(0.2)
-    pgids = {process.pid for process in everyone}
-    leftovers = processes_of(pgids, marker)
-    for line in leftovers:
+        _kill(processes_of(pgids))
+        for process in wave:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
+    everyone = {process.pid for wave in waves for process in wave}
+    _kill(processes_of(everyone, marker))
+    return processes_of(everyone, marker)
+
+
+def _kill(processes: list[str]) -> None:
+    for line in processes:
         with contextlib.suppress(ProcessLookupError):
             os.kill(int(line.split(":")[0]), signal.SIGKILL)
-    if leftovers:
-        time.sleep(2)
-    for process in everyone:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
-    return processes_of(pgids, marker)
+    if processes:
+        time.sleep(1)

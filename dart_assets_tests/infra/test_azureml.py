@@ -11,14 +11,14 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
+from .conftest import AZUREML, REPO, Terraform
+
 with warnings.catch_warnings():  # the SDK's marshmallow schemas warn by the hundred on import
     warnings.simplefilter("ignore")
     from azure.ai.ml import load_environment, load_job
     from azure.ai.ml.entities import Command, Environment, PipelineJob
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
-
-from .conftest import AZUREML, REPO, Terraform
 
 JOBS = {  # file -> (family, compute, environment)
     "train-lgbm.yml": ("lgbm", "cpu-cluster", "dart-assets-cpu"),
@@ -31,8 +31,9 @@ ENVIRONMENTS = {
 }
 CONDA_FILES = {"conda.yml", "conda-gpu.yml"}
 EXPERIMENT = "dart-spread-forecaster"
-# Runtime dependencies a training node does not need (UI only).
-NOT_ON_NODES = {"dagster-webserver"}
+# Runtime dependencies a training node does not need: the UI, and the Dagster instance's PostgreSQL storage and
+# driver (a node never opens the instance; it logs to the MLflow server over https).
+NOT_ON_NODES = {"dagster-webserver", "dagster-postgres", "psycopg2-binary"}
 
 
 def yaml_files() -> list[str]:
@@ -184,6 +185,6 @@ def test_job_inputs_use_the_datastore_terraform_registers(tf: Terraform) -> None
 def test_cluster_names_match_the_terraform_defaults(tf: Terraform) -> None:
     clusters = {tf.variable_default("cpu_cluster_name"), tf.variable_default("gpu_cluster_name")}
     assert {compute for _, compute, _ in JOBS.values()} == clusters
-    env = tf.outputs["project_env"]["value"]
+    env = tf.locals["azure_env"]  # the project_env output and the hosted code location's settings
     assert env["AZUREML_ENVIRONMENT"] == "azureml:dart-assets-cpu@latest"
     assert env["AZUREML_GPU_ENVIRONMENT"] == "azureml:dart-assets-gpu@latest"
