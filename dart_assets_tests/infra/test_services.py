@@ -14,13 +14,13 @@ from dart_assets_tests.deploy import compose
 
 from .conftest import REPO, Terraform
 
-APPS = {  # Terraform container app -> compose service
+APPS = {  # Terraform container app (infra/terraform/services.tf, local.apps) -> compose service
     "mlflow": "mlflow",
-    "code_location": "code-location",
-    "daemon": "daemon",
-    "webserver": "webserver",
+    "dagster-code": "code-location",
+    "dagster-daemon": "daemon",
+    "dagster-webserver": "webserver",
 }
-DAGSTER_APPS = ("code_location", "daemon", "webserver")
+DAGSTER_APPS = ("dagster-code", "dagster-daemon", "dagster-webserver")
 # Options whose values are Azure's addresses instead of the compose network's.
 AZURE_VALUES = {"--backend-store-uri", "--artifacts-destination"}
 SERVICES_ID = "${azurerm_user_assigned_identity.services.id}"
@@ -32,12 +32,14 @@ def only(blocks: list[dict]) -> dict:
     return blocks[0]
 
 
-def container(tf: Terraform, app: str) -> dict:
-    return only(only(tf.resource("azurerm_container_app", app)["template"])["container"])
+def app(tf: Terraform, name: str) -> dict:
+    return tf.locals["apps"][name]
 
 
-def local_keys(tf: Terraform, expression: str) -> set[str]:
-    """Keys of a map local, following merge(local.a, local.b, {K = ...}) through other locals."""
+def local_keys(tf: Terraform, expression: str | dict) -> set[str]:
+    """Keys of a map (or a map local), following merge(local.a, local.b, {K = ...}) through other locals."""
+    if isinstance(expression, dict):
+        return set(expression)
     name = re.fullmatch(r"\$\{local\.(\w+)\}", expression)
     value = tf.locals[name.group(1)] if name else expression
     if isinstance(value, dict):
@@ -48,13 +50,8 @@ def local_keys(tf: Terraform, expression: str) -> set[str]:
     return keys
 
 
-def env_names(tf: Terraform, app: str) -> set[str]:
-    body = container(tf, app)
-    names = {e["name"] for e in body.get("env", [])}
-    for dynamic in body.get("dynamic", []):
-        if "env" in dynamic:
-            names |= local_keys(tf, dynamic["env"]["for_each"])
-    return names
+def env_names(tf: Terraform, name: str) -> set[str]:
+    return local_keys(tf, app(tf, name)["env"]) | {app(tf, name)["password_env"]}
 
 
 def env_variables_read_by(path: Path) -> set[str]:
@@ -75,20 +72,54 @@ def env_variables_read_by(path: Path) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("app", sorted(APPS))
-def test_each_app_runs_the_compose_command(tf: Terraform, app: str) -> None:
+def test_one_resource_builds_the_four_apps_from_their_specs(tf: Terraform) -> None:
+    """Identity, registry, password reference, ingress, probes and replicas are written once, for every app."""
+    assert set(tf.locals["apps"]) == set(APPS)
+    resource = tf.resource("azurerm_container_app", "service")
+    assert resource["for_each"] == "${local.apps}" and resource["name"] == "${each.key}"
+    assert only(resource["identity"]) == {"type": "UserAssigned", "identity_ids": [SERVICES_ID]}
+    assert only(resource["registry"]) == {
+        "server": "${azurerm_container_registry.this.login_server}",
+        "identity": SERVICES_ID,
+    }
+    assert only(resource["secret"]) == {
+        "name": PASSWORD_SECRET,
+        "identity": SERVICES_ID,
+        "key_vault_secret_id": "${azurerm_key_vault_secret.postgres_password.versionless_id}",
+    }
+    template = only(resource["template"])
+    assert (template["min_replicas"], template["max_replicas"]) == (1, 1)  # one daemon, one code server
+    body = only(template["container"])
+    assert body["image"] == "${local.image}" and body["command"] == "${each.value.command}"
+    # The only secret-valued variable is the password, from the key vault; every other one is a plain value.
+    assert body["env"] == [{"name": "${each.value.password_env}", "secret_name": PASSWORD_SECRET}]
+    [dynamic_env] = [d["env"] for d in body["dynamic"] if "env" in d]
+    assert dynamic_env["for_each"] == "${each.value.env}" and "secret_name" not in only(dynamic_env["content"])
+    [ingress] = [d["ingress"] for d in resource["dynamic"] if "ingress" in d]
+    content = only(ingress["content"])
+    assert content["allow_insecure_connections"] is False
+    [rule] = [d["ip_security_restriction"] for d in content["dynamic"]]
+    assert rule["for_each"] == "${ingress.value.ranges}" and only(rule["content"])["action"] == "Allow"
+    policy = tf.resource("azurerm_key_vault_access_policy", "services")
+    assert policy["secret_permissions"] == ["Get"] and "key_permissions" not in policy
+
+
+@pytest.mark.parametrize("name", sorted(APPS))
+def test_each_app_runs_the_compose_command(tf: Terraform, name: str) -> None:
     """Same program, options and values as deploy/docker-compose.yml, except Azure's database and artifact URIs."""
-    command = container(tf, app)["command"]
-    expected = compose.services({"DART_PG_PASSWORD": "x"})[APPS[app]]["command"]
+    command = app(tf, name)["command"]
+    expected = compose.services({"DART_PG_PASSWORD": "x"})[APPS[name]]["command"]
     replaced = {o: command[command.index(o) + 1] for o in AZURE_VALUES if o in expected}
     assert command == compose.with_options(expected, replaced)
+    password = compose.services({"DART_PG_PASSWORD": "secret"})[APPS[name]]["environment"]
+    assert app(tf, name)["password_env"] == next(k for k, v in password.items() if v == "secret")
 
 
-@pytest.mark.parametrize("app", DAGSTER_APPS)
-def test_dagster_apps_set_every_variable_their_files_read(tf: Terraform, app: str) -> None:
-    names = env_names(tf, app)
+@pytest.mark.parametrize("name", DAGSTER_APPS)
+def test_dagster_apps_set_every_variable_their_files_read(tf: Terraform, name: str) -> None:
+    names = env_names(tf, name)
     needed = env_variables_read_by(compose.DEPLOY / "azure" / "dagster.yaml")
-    if app != "code_location":  # the webserver and the daemon load deploy/workspace.yaml
+    if name != "dagster-code":  # the webserver and the daemon load deploy/workspace.yaml
         needed |= env_variables_read_by(compose.DEPLOY / "workspace.yaml")
     assert needed <= names, needed - names
     assert tf.locals["dagster_env"]["DAGSTER_HOME"] == "/opt/dagster/home-azure"
@@ -100,49 +131,34 @@ def test_dagster_apps_set_every_variable_their_files_read(tf: Terraform, app: st
 
 
 def test_the_code_location_trains_on_azure_ml_and_logs_to_the_mlflow_server(tf: Terraform) -> None:
-    names = env_names(tf, "code_location")
+    names = env_names(tf, "dagster-code")
     assert set(tf.locals["azure_env"]) | {"MLFLOW_UI_URL"} <= names
     assert tf.locals["azure_env"]["DART_EXECUTION"] == "azureml"
     assert tf.locals["azure_env"]["DART_STORAGE"].startswith("abfss://${azurerm_storage_container.assets.name}@")
     workspace_env = tf.locals["workspace_env"]  # merge(local.dagster_env, {...}): python-hcl2 keeps it as text
-    assert "DAGSTER_CODE_SERVER_HOST = azurerm_container_app.code_location.ingress[0].fqdn" in workspace_env
+    # An app with TCP ingress is reached by its name and exposed port inside the environment.
+    code = app(tf, "dagster-code")["ingress"]
+    assert 'DAGSTER_CODE_SERVER_HOST = "dagster-code"' in workspace_env
+    assert f'DAGSTER_CODE_SERVER_PORT = "{code["exposed_port"]}"' in workspace_env
     port = compose.services({"DART_PG_PASSWORD": "x"})["code-location"]["environment"]["DAGSTER_CODE_SERVER_PORT"]
-    assert f'DAGSTER_CODE_SERVER_PORT = "{port}"' in workspace_env
-
-
-@pytest.mark.parametrize("app", sorted(APPS))
-def test_the_password_comes_only_from_the_key_vault(tf: Terraform, app: str) -> None:
-    body = tf.resource("azurerm_container_app", app)
-    assert only(body["secret"]) == {
-        "name": PASSWORD_SECRET,
-        "identity": SERVICES_ID,
-        "key_vault_secret_id": "${azurerm_key_vault_secret.postgres_password.versionless_id}",
-    }
-    password_vars = {"PGPASSWORD"} if app == "mlflow" else {"DART_PG_PASSWORD"}
-    from_secret = {e["name"] for e in container(tf, app)["env"] if e.get("secret_name") == PASSWORD_SECRET}
-    assert from_secret == password_vars
-    assert only(body["identity"]) == {"type": "UserAssigned", "identity_ids": [SERVICES_ID]}
-    assert only(body["registry"]) == {
-        "server": "${azurerm_container_registry.this.login_server}",
-        "identity": SERVICES_ID,
-    }
-    assert container(tf, app)["image"] == "${local.image}"
-    policy = tf.resource("azurerm_key_vault_access_policy", "services")
-    assert policy["secret_permissions"] == ["Get"] and "key_permissions" not in policy
+    assert str(code["exposed_port"]) == port
 
 
 def test_the_services_are_reachable_only_inside_the_vnet(tf: Terraform) -> None:
     environment = tf.resource("azurerm_container_app_environment", "this")
     assert environment["internal_load_balancer_enabled"] is True
     assert environment["infrastructure_subnet_id"] == "${azurerm_subnet.apps.id}"
-    code = only(tf.resource("azurerm_container_app", "code_location")["ingress"])
-    assert code["external_enabled"] is False and code["transport"] == "tcp" and code["exposed_port"] == 4000
-    assert "ingress" not in tf.resource("azurerm_container_app", "daemon")
-    for app, ranges in (("mlflow", "${local.mlflow_ranges}"), ("webserver", "${local.ui_ranges}")):
-        ingress = only(tf.resource("azurerm_container_app", app)["ingress"])
-        assert ingress["allow_insecure_connections"] is False
-        [rule] = [d["ip_security_restriction"] for d in ingress["dynamic"]]
-        assert rule["for_each"] == ranges and only(rule["content"])["action"] == "Allow"
+    ingress = {name: app(tf, name)["ingress"] for name in APPS}
+    assert ingress["dagster-daemon"] is None
+    assert ingress["dagster-code"] == {
+        "external": False,
+        "transport": "tcp",
+        "port": 4000,
+        "exposed_port": 4000,
+        "ranges": [],
+    }
+    assert ingress["mlflow"]["ranges"] == "${local.mlflow_ranges}"
+    assert ingress["dagster-webserver"]["ranges"] == "${local.ui_ranges}"
     assert "var.compute_subnet_prefix" in tf.locals["mlflow_ranges"]  # the training jobs log to it
     postgres = tf.resource("azurerm_postgresql_flexible_server", "this")
     assert postgres["public_network_access_enabled"] is False
@@ -165,7 +181,7 @@ def test_postgres_matches_the_tested_version_and_databases(tf: Terraform) -> Non
 
 
 def test_mlflow_keeps_its_artifacts_in_the_data_lake_and_serves_them(tf: Terraform) -> None:
-    command = container(tf, "mlflow")["command"]
+    command = app(tf, "mlflow")["command"]
     assert "--serve-artifacts" in command
     destination = command[command.index("--artifacts-destination") + 1]
     assert destination.startswith("abfss://${azurerm_storage_container.mlflow_artifacts.name}@")
@@ -174,8 +190,7 @@ def test_mlflow_keeps_its_artifacts_in_the_data_lake_and_serves_them(tf: Terrafo
     )
     backend = command[command.index("--backend-store-uri") + 1]
     assert backend.startswith("postgresql+psycopg2://${azurerm_postgresql_flexible_server.this.administrator_login}@")
-    env = {e["name"]: e.get("value") for e in container(tf, "mlflow")["env"]}
-    assert env["MLFLOW_SERVER_ALLOWED_HOSTS"] == "${local.mlflow_host}"
+    assert app(tf, "mlflow")["env"]["MLFLOW_SERVER_ALLOWED_HOSTS"] == "${local.mlflow_host}"
     compute_logs = yaml.safe_load((compose.DEPLOY / "azure" / "dagster.yaml").read_text())["compute_logs"]
     assert (
         compute_logs["config"]["container"] == tf.resource("azurerm_storage_container", "dagster_compute_logs")["name"]

@@ -327,7 +327,7 @@ def test_no_secrets_in_terraform(tf: Terraform) -> None:
     text = "\n".join(tf.text.values()).lower()
     for needle in ("client_secret", "access_key =", "sas_token", "connection_string ="):
         assert needle not in text, needle
-    literal = re.compile(r"^\s*(?!\w*_name\b)\w*(password|secret|key)\w*\s*=\s*\"(?!\$\{)", re.MULTILINE)
+    literal = re.compile(r"^\s*(?!\w*_(name|env)\b)\w*(password|secret|key)\w*\s*=\s*\"(?!\$\{)", re.MULTILINE)
     assert not literal.findall(text), [m.group(0) for m in literal.finditer(text)]
     assert not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", text), "hard-coded GUID"
     assert tf.resource("random_password", "postgres")["special"] is False

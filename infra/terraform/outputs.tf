@@ -29,7 +29,7 @@ output "mlflow_tracking_uri" {
 
 output "dagster_webserver_url" {
   description = "The Dagster UI of the hosted instance (VNet only; see infra/README.md, Authentication)."
-  value       = "https://${azurerm_container_app.webserver.ingress[0].fqdn}"
+  value       = "https://${azurerm_container_app.service["dagster-webserver"].ingress[0].fqdn}"
 }
 
 output "container_apps_environment_domain" {

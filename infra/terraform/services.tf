@@ -42,11 +42,72 @@ locals {
   }
   # The code location runs the runs: training goes to the Azure ML clusters, models to the MLflow server.
   code_location_env = merge(local.dagster_env, local.azure_env, { MLFLOW_UI_URL = local.mlflow_url })
-  # The webserver and the daemon reach the code location's gRPC server (deploy/workspace.yaml).
+  # The webserver and the daemon reach the code location's gRPC server (deploy/workspace.yaml): an app with TCP
+  # ingress is reachable from the other apps of its environment by its name and exposed port.
   workspace_env = merge(local.dagster_env, {
-    DAGSTER_CODE_SERVER_HOST = azurerm_container_app.code_location.ingress[0].fqdn
+    DAGSTER_CODE_SERVER_HOST = "dagster-code"
     DAGSTER_CODE_SERVER_PORT = "4000"
   })
+
+  # The four apps: deploy/docker-compose.yml's commands (dart_assets_tests/infra checks them), their settings, and
+  # who may reach them. `password_env` receives the PostgreSQL password from the key vault.
+  apps = {
+    mlflow = {
+      container = "mlflow"
+      cpu       = 1.0
+      memory    = "2Gi"
+      command = [
+        "mlflow", "server",
+        "--backend-store-uri", "postgresql+psycopg2://${azurerm_postgresql_flexible_server.this.administrator_login}@${azurerm_postgresql_flexible_server.this.fqdn}:5432/${azurerm_postgresql_flexible_server_database.mlflow.name}",
+        "--serve-artifacts",
+        "--artifacts-destination", "abfss://${azurerm_storage_container.mlflow_artifacts.name}@${azurerm_storage_account.datalake.name}.dfs.core.windows.net/",
+        "--host", "0.0.0.0",
+        "--port", "5000",
+        "--workers", "2",
+      ]
+      env = {
+        PGSSLMODE                   = "require"
+        MLFLOW_SERVER_ALLOWED_HOSTS = local.mlflow_host
+        AZURE_CLIENT_ID             = azurerm_user_assigned_identity.services.client_id
+      }
+      password_env = "PGPASSWORD" # libpq reads it: no password on the command line
+      # "External" to the environment = reachable from the VNet (the environment itself is internal-only).
+      ingress    = { external = true, transport = "http", port = 5000, exposed_port = null, ranges = local.mlflow_ranges }
+      probe_path = "/health"
+    }
+    dagster-code = {
+      container    = "code-location"
+      cpu          = 2.0
+      memory       = "4Gi"
+      command      = ["dagster", "code-server", "start", "-h", "0.0.0.0", "-p", "4000", "-m", "dart_assets.definitions", "--location-name", "dart_assets"]
+      env          = local.code_location_env
+      password_env = "DART_PG_PASSWORD"
+      # gRPC (plain TCP) for the webserver and the daemon only: not reachable from outside the environment.
+      ingress    = { external = false, transport = "tcp", port = 4000, exposed_port = 4000, ranges = [] }
+      probe_path = null
+    }
+    dagster-daemon = {
+      container    = "daemon"
+      cpu          = 0.5
+      memory       = "1Gi"
+      command      = ["dagster-daemon", "run", "-w", "deploy/workspace.yaml"]
+      env          = local.workspace_env
+      password_env = "DART_PG_PASSWORD"
+      ingress      = null
+      probe_path   = null
+    }
+    dagster-webserver = {
+      container    = "webserver"
+      cpu          = 1.0
+      memory       = "2Gi"
+      command      = ["dagster-webserver", "-h", "0.0.0.0", "-p", "3000", "-w", "deploy/workspace.yaml"]
+      env          = local.workspace_env
+      password_env = "DART_PG_PASSWORD"
+      # The UI, from the VNet (VPN, jump host) only; it has no login of its own (infra/README.md, Authentication).
+      ingress    = { external = true, transport = "http", port = 3000, exposed_port = null, ranges = local.ui_ranges }
+      probe_path = "/server_info"
+    }
+  }
 }
 
 resource "azurerm_container_app_environment" "this" {
@@ -93,8 +154,9 @@ resource "azurerm_private_dns_zone_virtual_network_link" "apps" {
   tags                  = var.tags
 }
 
-resource "azurerm_container_app" "mlflow" {
-  name                         = "mlflow"
+resource "azurerm_container_app" "service" {
+  for_each                     = local.apps
+  name                         = each.key
   container_app_environment_id = azurerm_container_app_environment.this.id
   resource_group_name          = azurerm_resource_group.this.name
   revision_mode                = "Single"
@@ -115,138 +177,63 @@ resource "azurerm_container_app" "mlflow" {
     key_vault_secret_id = azurerm_key_vault_secret.postgres_password.versionless_id
   }
 
-  ingress {
-    # "External" to the environment = reachable from the VNet (the environment itself is internal-only).
-    external_enabled           = true
-    target_port                = 5000
-    transport                  = "http"
-    allow_insecure_connections = false
+  dynamic "ingress" {
+    for_each = each.value.ingress == null ? [] : [each.value.ingress]
+    content {
+      external_enabled           = ingress.value.external
+      transport                  = ingress.value.transport
+      target_port                = ingress.value.port
+      exposed_port               = ingress.value.exposed_port
+      allow_insecure_connections = false
 
-    dynamic "ip_security_restriction" {
-      for_each = local.mlflow_ranges
-      content {
-        name             = "allow-${replace(replace(ip_security_restriction.value, ".", "-"), "/", "-")}"
-        action           = "Allow"
-        ip_address_range = ip_security_restriction.value
+      dynamic "ip_security_restriction" {
+        for_each = ingress.value.ranges
+        content {
+          name             = "allow-${replace(replace(ip_security_restriction.value, ".", "-"), "/", "-")}"
+          action           = "Allow"
+          ip_address_range = ip_security_restriction.value
+        }
       }
-    }
 
-    traffic_weight {
-      latest_revision = true
-      percentage      = 100
+      traffic_weight {
+        latest_revision = true
+        percentage      = 100
+      }
     }
   }
 
   template {
+    # One replica each: the daemon must be unique (two would fire every schedule twice), runs are subprocesses of
+    # the one code server (DefaultRunLauncher), and the metadata load is small.
     min_replicas = 1
     max_replicas = 1
 
     container {
-      name   = "mlflow"
-      image  = local.image
-      cpu    = 1.0
-      memory = "2Gi"
-      command = [
-        "mlflow", "server",
-        "--backend-store-uri", "postgresql+psycopg2://${azurerm_postgresql_flexible_server.this.administrator_login}@${azurerm_postgresql_flexible_server.this.fqdn}:5432/${azurerm_postgresql_flexible_server_database.mlflow.name}",
-        "--serve-artifacts",
-        "--artifacts-destination", "abfss://${azurerm_storage_container.mlflow_artifacts.name}@${azurerm_storage_account.datalake.name}.dfs.core.windows.net/",
-        "--host", "0.0.0.0",
-        "--port", "5000",
-        "--workers", "2",
-      ]
-
-      env {
-        name        = "PGPASSWORD"
-        secret_name = "postgres-password"
-      }
-      env {
-        name  = "PGSSLMODE"
-        value = "require"
-      }
-      env {
-        name  = "MLFLOW_SERVER_ALLOWED_HOSTS"
-        value = local.mlflow_host
-      }
-      env {
-        name  = "AZURE_CLIENT_ID"
-        value = azurerm_user_assigned_identity.services.client_id
-      }
-
-      liveness_probe {
-        transport = "HTTP"
-        port      = 5000
-        path      = "/health"
-      }
-    }
-  }
-
-  tags = var.tags
-
-  depends_on = [
-    azurerm_role_assignment.services_acr_pull,
-    azurerm_role_assignment.services_blob_data_contributor,
-    azurerm_key_vault_access_policy.services,
-  ]
-}
-
-resource "azurerm_container_app" "code_location" {
-  name                         = "dagster-code"
-  container_app_environment_id = azurerm_container_app_environment.this.id
-  resource_group_name          = azurerm_resource_group.this.name
-  revision_mode                = "Single"
-
-  identity {
-    type         = "UserAssigned"
-    identity_ids = [azurerm_user_assigned_identity.services.id]
-  }
-
-  registry {
-    server   = azurerm_container_registry.this.login_server
-    identity = azurerm_user_assigned_identity.services.id
-  }
-
-  secret {
-    name                = "postgres-password"
-    identity            = azurerm_user_assigned_identity.services.id
-    key_vault_secret_id = azurerm_key_vault_secret.postgres_password.versionless_id
-  }
-
-  # gRPC (plain TCP) to the webserver and the daemon only: not reachable from outside the environment.
-  ingress {
-    external_enabled = false
-    transport        = "tcp"
-    target_port      = 4000
-    exposed_port     = 4000
-
-    traffic_weight {
-      latest_revision = true
-      percentage      = 100
-    }
-  }
-
-  template {
-    # One replica: runs are subprocesses of this server (DefaultRunLauncher).
-    min_replicas = 1
-    max_replicas = 1
-
-    container {
-      name    = "code-location"
+      name    = each.value.container
       image   = local.image
-      cpu     = 2.0
-      memory  = "4Gi"
-      command = ["dagster", "code-server", "start", "-h", "0.0.0.0", "-p", "4000", "-m", "dart_assets.definitions", "--location-name", "dart_assets"]
+      cpu     = each.value.cpu
+      memory  = each.value.memory
+      command = each.value.command
 
       dynamic "env" {
-        for_each = local.code_location_env
+        for_each = each.value.env
         content {
           name  = env.key
           value = env.value
         }
       }
       env {
-        name        = "DART_PG_PASSWORD"
+        name        = each.value.password_env
         secret_name = "postgres-password"
+      }
+
+      dynamic "liveness_probe" {
+        for_each = each.value.probe_path == null ? [] : [each.value.probe_path]
+        content {
+          transport = "HTTP"
+          port      = each.value.ingress.port
+          path      = liveness_probe.value
+        }
       }
     }
   }
@@ -259,146 +246,6 @@ resource "azurerm_container_app" "code_location" {
     azurerm_role_assignment.services_azureml_data_scientist,
     azurerm_key_vault_access_policy.services,
     azurerm_postgresql_flexible_server_database.dagster,
-  ]
-}
-
-resource "azurerm_container_app" "daemon" {
-  name                         = "dagster-daemon"
-  container_app_environment_id = azurerm_container_app_environment.this.id
-  resource_group_name          = azurerm_resource_group.this.name
-  revision_mode                = "Single"
-
-  identity {
-    type         = "UserAssigned"
-    identity_ids = [azurerm_user_assigned_identity.services.id]
-  }
-
-  registry {
-    server   = azurerm_container_registry.this.login_server
-    identity = azurerm_user_assigned_identity.services.id
-  }
-
-  secret {
-    name                = "postgres-password"
-    identity            = azurerm_user_assigned_identity.services.id
-    key_vault_secret_id = azurerm_key_vault_secret.postgres_password.versionless_id
-  }
-
-  template {
-    # Exactly one daemon per instance: two would both fire every schedule.
-    min_replicas = 1
-    max_replicas = 1
-
-    container {
-      name    = "daemon"
-      image   = local.image
-      cpu     = 0.5
-      memory  = "1Gi"
-      command = ["dagster-daemon", "run", "-w", "deploy/workspace.yaml"]
-
-      dynamic "env" {
-        for_each = local.workspace_env
-        content {
-          name  = env.key
-          value = env.value
-        }
-      }
-      env {
-        name        = "DART_PG_PASSWORD"
-        secret_name = "postgres-password"
-      }
-    }
-  }
-
-  tags = var.tags
-
-  depends_on = [
-    azurerm_role_assignment.services_acr_pull,
-    azurerm_key_vault_access_policy.services,
-  ]
-}
-
-resource "azurerm_container_app" "webserver" {
-  name                         = "dagster-webserver"
-  container_app_environment_id = azurerm_container_app_environment.this.id
-  resource_group_name          = azurerm_resource_group.this.name
-  revision_mode                = "Single"
-
-  identity {
-    type         = "UserAssigned"
-    identity_ids = [azurerm_user_assigned_identity.services.id]
-  }
-
-  registry {
-    server   = azurerm_container_registry.this.login_server
-    identity = azurerm_user_assigned_identity.services.id
-  }
-
-  secret {
-    name                = "postgres-password"
-    identity            = azurerm_user_assigned_identity.services.id
-    key_vault_secret_id = azurerm_key_vault_secret.postgres_password.versionless_id
-  }
-
-  # The UI, from the VNet (VPN, jump host) only; the webserver has no login of its own (infra/README.md,
-  # "Authentication").
-  ingress {
-    external_enabled           = true
-    target_port                = 3000
-    transport                  = "http"
-    allow_insecure_connections = false
-
-    dynamic "ip_security_restriction" {
-      for_each = local.ui_ranges
-      content {
-        name             = "allow-${replace(replace(ip_security_restriction.value, ".", "-"), "/", "-")}"
-        action           = "Allow"
-        ip_address_range = ip_security_restriction.value
-      }
-    }
-
-    traffic_weight {
-      latest_revision = true
-      percentage      = 100
-    }
-  }
-
-  template {
-    min_replicas = 1
-    max_replicas = 1
-
-    container {
-      name    = "webserver"
-      image   = local.image
-      cpu     = 1.0
-      memory  = "2Gi"
-      command = ["dagster-webserver", "-h", "0.0.0.0", "-p", "3000", "-w", "deploy/workspace.yaml"]
-
-      dynamic "env" {
-        for_each = local.workspace_env
-        content {
-          name  = env.key
-          value = env.value
-        }
-      }
-      env {
-        name        = "DART_PG_PASSWORD"
-        secret_name = "postgres-password"
-      }
-
-      liveness_probe {
-        transport = "HTTP"
-        port      = 3000
-        path      = "/server_info"
-      }
-    }
-  }
-
-  tags = var.tags
-
-  depends_on = [
-    azurerm_role_assignment.services_acr_pull,
-    azurerm_role_assignment.services_blob_data_contributor,
-    azurerm_key_vault_access_policy.services,
+    azurerm_postgresql_flexible_server_database.mlflow,
   ]
 }
