@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,25 @@ class LoggedRun:
     artifact_uri: str
 
 
+def ensure_experiment(client: MlflowClient, name: str, artifact_location: str | None = None) -> str:
+    """The experiment's id, creating it if missing. Parallel trainers (or Azure ML jobs) starting together against a
+    fresh tracking server race to create it; the loser finds the winner's experiment instead of failing."""
+    from mlflow.exceptions import MlflowException
+
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    try:
+        return str(client.create_experiment(name, artifact_location=artifact_location))
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        raced = client.get_experiment_by_name(name)
+        if raced is None:
+            raise
+        return str(raced.experiment_id)
+
+
 def log_run(
     experiment_name: str,
     run_name: str,
@@ -43,8 +65,7 @@ def log_run(
     location if missing) and return its id and artifact URI."""
     import mlflow
 
-    experiment = mlflow.get_experiment_by_name(experiment_name)
-    experiment_id = experiment.experiment_id if experiment else mlflow.create_experiment(experiment_name)
+    experiment_id = ensure_experiment(mlflow.MlflowClient(), experiment_name)
     with mlflow.start_run(
         experiment_id=experiment_id,
         run_name=run_name,

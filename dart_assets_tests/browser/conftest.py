@@ -2,34 +2,33 @@
 
 The server runs on a free port with its own DAGSTER_HOME, DART_STORAGE and MLflow store in a temp folder, in its
 own process group; teardown stops the whole group (TERM, then KILL) and fails if any process is left.
-Chromium is the Debian package (`apt-get install -y chromium chromium-driver`, done by .ci/run); Playwright only
-drives it, `playwright install` is never needed.
+Chromium is the Debian package: when it is missing, the first browser test installs `chromium chromium-driver` with
+apt-get (as root), or the browser tests skip with the reason (see chromium.py); Playwright only drives it,
+`playwright install` is never needed.
 
 Screenshots and the webserver log go to test-artifacts/browser/ at the repo root.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from dart_assets_tests.processes import free_port, get_json, log_tail, stop_groups
+
+from . import chromium
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "browser"
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -72,26 +71,6 @@ def pytest_runtest_makereport(item, call):
         item.browser_call_failed = call.excinfo is not None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _log_tail(log: Path, lines: int = 60) -> str:
-    try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def _get_json(url: str, body: dict | None = None, timeout: float = 5) -> dict:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.loads(response.read())
-
-
 def _wait_until_ready(ui: DagsterUI) -> None:
     """/server_info answers, then the code location has finished loading (its error if it failed to load)."""
     deadline = time.monotonic() + READY_TIMEOUT_S
@@ -99,12 +78,12 @@ def _wait_until_ready(ui: DagsterUI) -> None:
     while time.monotonic() < deadline:
         if ui.process.poll() is not None:
             pytest.fail(
-                f"dagster-webserver exited with {ui.process.returncode} before it was ready:\n{_log_tail(ui.log)}"
+                f"dagster-webserver exited with {ui.process.returncode} before it was ready:\n{log_tail(ui.log)}"
             )
         try:
-            _get_json(f"{ui.url}/server_info")
+            get_json(f"{ui.url}/server_info")
             # Read-only status query: is the code location loaded? (Runs are launched by clicking, never here.)
-            answer = _get_json(f"{ui.url}/graphql", {"query": LOCATION_QUERY})
+            answer = get_json(f"{ui.url}/graphql", {"query": LOCATION_QUERY})
             entries = answer["data"]["workspaceOrError"]["locationEntries"]
             last = repr(entries)
             if entries and all(e["loadStatus"] == "LOADED" for e in entries):
@@ -115,48 +94,7 @@ def _wait_until_ready(ui: DagsterUI) -> None:
         except (OSError, urllib.error.URLError, KeyError, TypeError, ValueError) as exc:
             last = repr(exc)
         time.sleep(1)
-    pytest.fail(f"dagster-webserver not ready after {READY_TIMEOUT_S}s (last: {last}):\n{_log_tail(ui.log)}")
-
-
-def _processes_of(pgid: int, marker: str) -> list[str]:
-    """Live (non-zombie) processes in the group, or carrying our DAGSTER_HOME (in case one left the group)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            state, _ppid, pgrp = stat[stat.rindex(")") + 2 :].split()[:3]
-            if state == "Z":
-                continue
-            ours = int(pgrp) == pgid or marker.encode() in (entry / "environ").read_bytes().split(b"\0")
-            if ours:
-                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:160]
-                found.append(f"{entry.name}: {cmd}")
-        except (OSError, ValueError):
-            continue
-    return found
-
-
-def _stop(ui: DagsterUI) -> list[str]:
-    """TERM the group, wait, KILL what is left (by pid), then report anything still alive."""
-    pgid = ui.process.pid
-    marker = f"DAGSTER_HOME={ui.home}"
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_S
-    while time.monotonic() < deadline and _processes_of(pgid, marker):
-        ui.process.poll()  # reap the direct child as soon as it exits
-        time.sleep(0.5)
-    leftovers = _processes_of(pgid, marker)
-    if leftovers:
-        for line in leftovers:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(line.split(":")[0]), signal.SIGKILL)
-        time.sleep(2)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        ui.process.wait(timeout=10)
-    return _processes_of(pgid, marker)
+    pytest.fail(f"dagster-webserver not ready after {READY_TIMEOUT_S}s (last: {last}):\n{log_tail(ui.log)}")
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +113,7 @@ def dagster_ui(tmp_path_factory) -> DagsterUI:
         PYTHONUNBUFFERED="1",
     )
     webserver = shutil.which("dagster-webserver", path=str(Path(sys.executable).parent)) or "dagster-webserver"
-    port = _free_port()
+    port = free_port()
     log = root / "dagster-webserver.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -192,22 +130,34 @@ def dagster_ui(tmp_path_factory) -> DagsterUI:
         _wait_until_ready(ui)
         yield ui
     finally:
-        leftovers = _stop(ui)
+        leftovers = stop_groups([[ui.process]], marker=f"DAGSTER_HOME={ui.home}", grace_s=STOP_GRACE_S)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(log, ARTIFACTS / "dagster-webserver.log")
         assert not leftovers, f"processes of the test webserver still running after teardown: {leftovers}"
 
 
+@pytest.fixture(scope="session")
+def chromium_executable(pytestconfig) -> str:
+    """Debian's Chromium: already there, installed now with apt-get (one line says so), or a skip with the reason."""
+    plan = chromium.machine_plan()
+    if plan.action == "skip":
+        pytest.skip(f"browser tests: {plan.reason}")
+    if plan.action == "install":
+        capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled():
+            print(f"\nbrowser tests: {plan.reason}", flush=True)
+        try:
+            chromium.apt_install(shutil.which("apt-get"))
+        except (OSError, RuntimeError, subprocess.TimeoutExpired) as exc:
+            pytest.fail(f"browser tests: could not install Chromium: {exc}")
+    return chromium.CHROMIUM
+
+
 @pytest.fixture(scope="module")
-def browser():
+def browser(chromium_executable):
     """Headless Debian Chromium through Playwright, one for the module."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' installs playwright")
-    executable = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
-    if not executable:
-        pytest.fail(
-            f"{CHROMIUM} is missing: apt-get update && apt-get install -y chromium chromium-driver "
-            "(.ci/run does it); never `playwright install`"
-        )
+    executable = chromium_executable
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         try:

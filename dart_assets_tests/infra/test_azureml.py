@@ -32,9 +32,10 @@ ENVIRONMENTS = {
 }
 CONDA_FILES = {"conda.yml", "conda-gpu.yml"}
 EXPERIMENT = "dart-spread-forecaster"
-# Runtime dependencies a training node does not need: the UI, and gridstatus (the ercot_api source downloads in the
-# Dagster process; a node trains on features it is handed).
-NOT_ON_NODES = {"dagster-webserver", "gridstatus"}
+# Runtime dependencies a training node does not need: the UI, gridstatus (the ercot_api source downloads in the
+# Dagster process; a node trains on features it is handed), and the Dagster instance's PostgreSQL storage and driver
+# (a node never opens the instance; it logs to the MLflow server over https).
+NOT_ON_NODES = {"dagster-webserver", "gridstatus", "dagster-postgres", "psycopg2-binary"}
 
 
 def yaml_files() -> list[str]:
@@ -186,6 +187,6 @@ def test_job_inputs_use_the_datastore_terraform_registers(tf: Terraform) -> None
 def test_cluster_names_match_the_terraform_defaults(tf: Terraform) -> None:
     clusters = {tf.variable_default("cpu_cluster_name"), tf.variable_default("gpu_cluster_name")}
     assert {compute for _, compute, _ in JOBS.values()} == clusters
-    env = tf.outputs["project_env"]["value"]
+    env = tf.locals["azure_env"]  # the project_env output and the hosted code location's settings
     assert env["AZUREML_ENVIRONMENT"] == "azureml:dart-assets-cpu@latest"
     assert env["AZUREML_GPU_ENVIRONMENT"] == "azureml:dart-assets-gpu@latest"

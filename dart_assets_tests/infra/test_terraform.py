@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 
 import pytest
 
@@ -23,9 +26,11 @@ def only(blocks: list[dict]) -> dict:
 def test_terraform_and_provider_versions_are_pinned(tf: Terraform) -> None:
     block = only(tf.terraform)
     assert block["required_version"] == ">= 1.6"
-    azurerm = only(block["required_providers"])["azurerm"]
-    assert azurerm["source"] == "hashicorp/azurerm"
-    assert "~> 4.0" in azurerm["version"]
+    providers = only(block["required_providers"])
+    assert set(providers) == {"azurerm", "random"}
+    assert providers["azurerm"]["source"] == "hashicorp/azurerm"
+    assert "~> 4.0" in providers["azurerm"]["version"]
+    assert providers["random"] == {"source": "hashicorp/random", "version": "~> 3.6"}
 
 
 def test_provider_uses_entra_id_for_storage(tf: Terraform) -> None:
@@ -80,11 +85,13 @@ EXPECTED_COMPUTE_ROLES = {
 }
 
 
-def test_compute_identity_has_exactly_the_scoped_roles(tf: Terraform) -> None:
+@pytest.mark.parametrize("identity", ["compute", "services"])
+def test_each_identity_has_exactly_the_scoped_roles(tf: Terraform, identity: str) -> None:
+    """The clusters and the hosted services (which submit the same jobs and touch the same data) need the same three
+    roles, each on one resource."""
+    principal = f"${{azurerm_user_assigned_identity.{identity}.principal_id}}"
     assignments = tf.resources["azurerm_role_assignment"]
-    granted = {
-        a["role_definition_name"]: a["scope"] for a in assignments.values() if a["principal_id"] == IDENTITY_PRINCIPAL
-    }
+    granted = {a["role_definition_name"]: a["scope"] for a in assignments.values() if a["principal_id"] == principal}
     assert granted == EXPECTED_COMPUTE_ROLES
 
 
@@ -110,8 +117,15 @@ def test_people_get_data_roles_only_on_the_lake_and_workspace(tf: Terraform) -> 
 # --- storage --------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["datalake", "workspace"])
-def test_storage_accounts_have_secure_defaults(tf: Terraform, name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "subnets"),
+    [
+        # The hosted services (Container Apps) write assets, MLflow artifacts and step logs to the data lake only.
+        ("datalake", ["${azurerm_subnet.compute.id}", "${azurerm_subnet.apps.id}"]),
+        ("workspace", ["${azurerm_subnet.compute.id}"]),
+    ],
+)
+def test_storage_accounts_have_secure_defaults(tf: Terraform, name: str, subnets: list[str]) -> None:
     account = tf.resource("azurerm_storage_account", name)
     assert account["min_tls_version"] == "TLS1_2"
     assert account["allow_nested_items_to_be_public"] is False
@@ -121,7 +135,7 @@ def test_storage_accounts_have_secure_defaults(tf: Terraform, name: str) -> None
     rules = only(account["network_rules"])
     assert rules["default_action"] == "Deny"
     assert "AzureServices" in rules["bypass"]
-    assert rules["virtual_network_subnet_ids"] == ["${azurerm_subnet.compute.id}"]
+    assert rules["virtual_network_subnet_ids"] == subnets
     blob = only(account["blob_properties"])
     assert only(blob["delete_retention_policy"])["days"] == "${var.soft_delete_retention_days}"
     assert only(blob["container_delete_retention_policy"])["days"] == "${var.soft_delete_retention_days}"
@@ -258,13 +272,17 @@ def test_outputs_present(tf: Terraform) -> None:
         ".dfs.core.windows.net/"
     )
     assert tf.outputs["compute_identity_client_id"]["value"] == "${azurerm_user_assigned_identity.compute.client_id}"
-    tracking = tf.outputs["mlflow_tracking_uri"]
-    assert "discovery_url" in tracking["value"] and "/mlflow/v1.0" in tracking["value"]
-    assert "az ml workspace show" in tracking["description"] and "mlflow_tracking_uri" in tracking["description"]
+    # The MLflow server this stack runs (services.tf), over https on the internal environment's domain.
+    assert tf.outputs["mlflow_tracking_uri"]["value"] == "${local.mlflow_url}"
+    assert tf.locals["mlflow_url"] == "https://${local.mlflow_host}"
+    assert tf.locals["mlflow_host"] == "mlflow.${azurerm_container_app_environment.this.default_domain}"
 
 
 def test_project_env_output_names_every_setting(tf: Terraform) -> None:
-    env = tf.outputs["project_env"]["value"]
+    """`project_env` is the hosted code location's own Azure settings (one definition, services.tf)."""
+    assert tf.outputs["project_env"]["value"] == "${local.azure_env}"
+    assert "local.azure_env" in tf.locals["code_location_env"]
+    env = tf.locals["azure_env"]
     assert set(env) == {
         "DART_EXECUTION",
         "AZURE_SUBSCRIPTION_ID",
@@ -286,7 +304,7 @@ def test_project_env_output_names_every_setting(tf: Terraform) -> None:
     )
     assert env["DART_EXECUTION"] == "azureml"
     assert env["DART_STORAGE"] == tf.outputs["dart_storage_uri"]["value"]
-    assert env["MLFLOW_TRACKING_URI"] == tf.outputs["mlflow_tracking_uri"]["value"]
+    assert env["MLFLOW_TRACKING_URI"] == tf.outputs["mlflow_tracking_uri"]["value"] == "${local.mlflow_url}"
 
 
 # --- checkov skips and secrets ------------------------------------------------------------------------------------
@@ -306,13 +324,38 @@ def test_every_checkov_skip_carries_a_written_reason() -> None:
 
 
 def test_no_secrets_in_terraform(tf: Terraform) -> None:
+    """No secret is written into the code: the one password is generated (random_password) and stored in the key vault;
+    every secret-named attribute takes a reference, never a literal."""
     text = "\n".join(tf.text.values()).lower()
-    for needle in ("client_secret", "password", "access_key =", "sas_token", "connection_string ="):
+    for needle in ("client_secret", "access_key =", "sas_token", "connection_string ="):
         assert needle not in text, needle
+    literal = re.compile(r"^\s*(?!\w*_(name|env)\b)\w*(password|secret|key)\w*\s*=\s*\"(?!\$\{)", re.MULTILINE)
+    assert not literal.findall(text), [m.group(0) for m in literal.finditer(text)]
     assert not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", text), "hard-coded GUID"
+    assert tf.resource("random_password", "postgres")["special"] is False
+    assert tf.resource("azurerm_postgresql_flexible_server", "this")["administrator_password"] == (
+        "${random_password.postgres.result}"
+    )
+    assert tf.resource("azurerm_key_vault_secret", "postgres_password")["value"] == "${random_password.postgres.result}"
+    for output in tf.outputs.values():  # `terraform output` never prints the password
+        assert "random_password" not in str(output["value"]) and "key_vault_secret" not in str(output["value"])
 
 
 def test_parser_sees_the_whole_folder() -> None:
     fresh = parse_terraform()
     assert len(fresh.text) >= 5
     assert sum(len(v) for v in fresh.resources.values()) >= 20
+
+
+@pytest.mark.skipif(shutil.which("terraform") is None, reason="no terraform binary on PATH")
+def test_terraform_files_are_formatted() -> None:
+    """`terraform fmt` is offline (no provider download), so it runs wherever the binary is."""
+    result = subprocess.run(
+        ["terraform", "fmt", "-check", "-diff", str(TERRAFORM)],
+        env={**os.environ, "TF_CLI_CONFIG_FILE": os.devnull},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -10,13 +10,14 @@ resource "azurerm_key_vault" "this" {
   purge_protection_enabled   = true
   soft_delete_retention_days = var.key_vault_soft_delete_days
   # Access policies (not RBAC): the ML workspace grants its own identity an
-  # access policy when it is created. No secrets are defined by Terraform.
+  # access policy when it is created; the two below are managed separately.
+  # The one secret Terraform defines is the PostgreSQL password (postgres.tf).
 
   network_acls {
     default_action             = "Deny"
     bypass                     = "AzureServices"
     ip_rules                   = var.allowed_ip_ranges
-    virtual_network_subnet_ids = [azurerm_subnet.compute.id]
+    virtual_network_subnet_ids = [azurerm_subnet.compute.id, azurerm_subnet.apps.id]
   }
 
   tags = var.tags
@@ -25,4 +26,20 @@ resource "azurerm_key_vault" "this" {
     # The workspace adds its access policy out of band.
     ignore_changes = [access_policy]
   }
+}
+
+# Whoever runs Terraform writes the PostgreSQL password (through the firewall's allowed_ip_ranges).
+resource "azurerm_key_vault_access_policy" "terraform" {
+  key_vault_id       = azurerm_key_vault.this.id
+  tenant_id          = local.tenant_id
+  object_id          = data.azurerm_client_config.current.object_id
+  secret_permissions = ["Get", "List", "Set", "Delete", "Recover"]
+}
+
+# The hosted services only read secrets (Container Apps resolves their Key Vault references with this identity).
+resource "azurerm_key_vault_access_policy" "services" {
+  key_vault_id       = azurerm_key_vault.this.id
+  tenant_id          = local.tenant_id
+  object_id          = azurerm_user_assigned_identity.services.principal_id
+  secret_permissions = ["Get"]
 }

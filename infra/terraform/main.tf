@@ -1,13 +1,15 @@
 # Shared lookups, names and the resource group.
 #
 # Files by concern:
-#   network.tf    VNet + subnet (service endpoints) + NSG for the clusters
-#   storage.tf    ADLS Gen2 data lake (assets) + the workspace's own storage
+#   network.tf    VNet; subnets + NSGs of the clusters, the Container Apps and PostgreSQL
+#   storage.tf    ADLS Gen2 data lake (assets, MLflow artifacts, step logs) + the workspace's own storage
 #   keyvault.tf   key vault
 #   monitoring.tf Log Analytics, Application Insights, diagnostic settings
 #   registry.tf   container registry
 #   ml.tf         Azure ML workspace, cpu-cluster, gpu-cluster
-#   identity.tf   user-assigned identity of the clusters + role assignments
+#   identity.tf   user-assigned identities (clusters, hosted services) + role assignments
+#   postgres.tf   PostgreSQL Flexible Server (Dagster's and MLflow's databases), its password in the key vault
+#   services.tf   Container Apps: MLflow tracking server, Dagster code location, daemon and webserver
 #   outputs.tf    what the project needs to point at this stack
 
 data "azurerm_client_config" "current" {}
@@ -25,6 +27,8 @@ locals {
   key_vault_name         = "kv-${var.name_prefix}-${local.suffix}" # <= 23 chars
   registry_name          = "acr${var.name_prefix}${local.suffix}"
   workspace_name         = "mlw-${var.name_prefix}-${local.suffix}"
+  postgres_name          = "psql-${var.name_prefix}-${local.suffix}"
+  apps_environment_name  = "cae-${var.name_prefix}-${local.suffix}"
 
   # Known before the workspace exists, so the storage firewalls can let the
   # workspace in (resource instance rule) without a dependency cycle.

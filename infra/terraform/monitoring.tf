@@ -55,3 +55,13 @@ resource "azurerm_monitor_diagnostic_setting" "workspace" {
     category_group = "allLogs"
   }
 }
+
+resource "azurerm_monitor_diagnostic_setting" "postgres" {
+  name                       = "diag-to-log-analytics"
+  target_resource_id         = azurerm_postgresql_flexible_server.this.id
+  log_analytics_workspace_id = azurerm_log_analytics_workspace.this.id
+
+  enabled_log {
+    category_group = "allLogs"
+  }
+}

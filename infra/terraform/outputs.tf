@@ -20,13 +20,41 @@ output "workspace_discovery_url" {
 
 output "mlflow_tracking_uri" {
   description = <<-EOT
-    MLflow tracking URI (MLFLOW_TRACKING_URI). azurerm exposes no attribute
-    for it, so it is built from discovery_url + the workspace id in the
-    documented azureml://<region>.api.azureml.ms/mlflow/v1.0/<workspace id>
-    form. Authoritative value:
-      az ml workspace show -g <rg> -n <ws> --query mlflow_tracking_uri -o tsv
+    MLFLOW_TRACKING_URI: the MLflow tracking server this stack runs (services.tf; PostgreSQL backend,
+    artifacts in the data lake, served by the server). Reachable from the VNet only: the clusters, the hosted
+    Dagster services, and people through a VPN or jump host (ui_allowed_ip_ranges).
   EOT
-  value       = "azureml://${trimsuffix(trimprefix(azurerm_machine_learning_workspace.this.discovery_url, "https://"), "/discovery")}/mlflow/v1.0${azurerm_machine_learning_workspace.this.id}"
+  value       = local.mlflow_url
+}
+
+output "dagster_webserver_url" {
+  description = "The Dagster UI of the hosted instance (VNet only; see infra/README.md, Authentication)."
+  value       = "https://${azurerm_container_app.service["dagster-webserver"].ingress[0].fqdn}"
+}
+
+output "container_apps_environment_domain" {
+  description = "Default domain of the internal Container Apps environment (its private DNS zone, for VPN DNS forwarding)."
+  value       = azurerm_container_app_environment.this.default_domain
+}
+
+output "container_apps_environment_ip" {
+  description = "The environment's internal load balancer address (every app's FQDN resolves to it inside the VNet)."
+  value       = azurerm_container_app_environment.this.static_ip_address
+}
+
+output "dart_assets_image" {
+  description = "The image the services run: push it with az acr build -r <registry> -t dart-assets:<image_tag> -f deploy/Dockerfile ."
+  value       = local.image
+}
+
+output "postgres_fqdn" {
+  description = "PostgreSQL Flexible Server (private; databases dagster and mlflow; password in the key vault as postgres-password)."
+  value       = azurerm_postgresql_flexible_server.this.fqdn
+}
+
+output "services_identity_client_id" {
+  description = "Client id of the hosted services' user-assigned identity (AZURE_CLIENT_ID in the containers)."
+  value       = azurerm_user_assigned_identity.services.client_id
 }
 
 output "storage_account_name" {
@@ -85,20 +113,8 @@ output "application_insights_name" {
 }
 
 output "project_env" {
-  description = "Environment variables pointing the project at this stack (`terraform output -json project_env`)."
-  value = {
-    DART_EXECUTION        = "azureml"
-    AZURE_SUBSCRIPTION_ID = local.subscription_id
-    AZURE_RESOURCE_GROUP  = azurerm_resource_group.this.name
-    AZUREML_WORKSPACE     = azurerm_machine_learning_workspace.this.name
-    AZUREML_CPU_CLUSTER   = azurerm_machine_learning_compute_cluster.cpu.name
-    AZUREML_GPU_CLUSTER   = azurerm_machine_learning_compute_cluster.gpu.name
-    AZUREML_ENVIRONMENT       = "azureml:dart-assets-cpu@latest"
-    AZUREML_GPU_ENVIRONMENT   = "azureml:dart-assets-gpu@latest"
-    AZUREML_COMPUTE_CLIENT_ID = azurerm_user_assigned_identity.compute.client_id
-    DART_STORAGE          = "abfss://${azurerm_storage_container.assets.name}@${azurerm_storage_account.datalake.name}.dfs.core.windows.net/"
-    MLFLOW_TRACKING_URI   = "azureml://${trimsuffix(trimprefix(azurerm_machine_learning_workspace.this.discovery_url, "https://"), "/discovery")}/mlflow/v1.0${azurerm_machine_learning_workspace.this.id}"
-  }
+  description = "Environment variables pointing a Dagster process inside the VNet at this stack (`terraform output -json project_env`); the hosted code location runs with the same values (services.tf)."
+  value       = local.azure_env
 }
 
 output "assets_datastore_name" {

@@ -34,11 +34,12 @@ resource "azurerm_storage_account" "datalake" {
   cross_tenant_replication_enabled  = false
   public_network_access_enabled     = true
 
+  # The hosted services (Container Apps subnet) write assets, MLflow artifacts and Dagster step logs.
   network_rules {
     default_action             = "Deny"
     bypass                     = ["AzureServices", "Logging", "Metrics"]
     ip_rules                   = local.storage_ip_rules
-    virtual_network_subnet_ids = [azurerm_subnet.compute.id]
+    virtual_network_subnet_ids = [azurerm_subnet.compute.id, azurerm_subnet.apps.id]
 
     private_link_access {
       endpoint_resource_id = local.workspace_id
@@ -124,4 +125,21 @@ resource "azurerm_storage_account" "workspace" {
   }
 
   tags = var.tags
+}
+
+# The MLflow server's artifact store (mlflow server --artifacts-destination abfss://mlflow-artifacts@...): the server
+# writes and serves the artifacts with its managed identity; clients only talk to the server.
+resource "azurerm_storage_container" "mlflow_artifacts" {
+  #checkov:skip=CKV2_AZURE_21:Blob read/write/delete logging is configured with azurerm_monitor_diagnostic_setting.datalake_blob (resource logs to Log Analytics), which this graph check does not follow.
+  name                  = "mlflow-artifacts"
+  storage_account_id    = azurerm_storage_account.datalake.id
+  container_access_type = "private"
+}
+
+# Dagster's captured step stdout/stderr (deploy/azure/dagster.yaml, AzureBlobComputeLogManager).
+resource "azurerm_storage_container" "dagster_compute_logs" {
+  #checkov:skip=CKV2_AZURE_21:Blob read/write/delete logging is configured with azurerm_monitor_diagnostic_setting.datalake_blob (resource logs to Log Analytics), which this graph check does not follow.
+  name                  = "dagster-compute-logs"
+  storage_account_id    = azurerm_storage_account.datalake.id
+  container_access_type = "private"
 }

@@ -67,6 +67,28 @@ variable "compute_subnet_prefix" {
   default     = "10.42.0.0/22"
 }
 
+variable "apps_subnet_prefix" {
+  description = "Subnet of the Container Apps environment (Dagster and MLflow services), delegated to Microsoft.App/environments (/27 or larger)."
+  type        = string
+  default     = "10.42.4.0/23"
+}
+
+variable "postgres_subnet_prefix" {
+  description = "Subnet of PostgreSQL Flexible Server, delegated to Microsoft.DBforPostgreSQL/flexibleServers."
+  type        = string
+  default     = "10.42.6.0/24"
+}
+
+variable "ui_allowed_ip_ranges" {
+  description = <<-EOT
+    Private address ranges (VPN clients, a jump host) allowed to open the Dagster webserver and the MLflow UI,
+    e.g. ["172.16.0.0/24"]. Empty = anywhere in the VNet. The services are never on the internet: the
+    Container Apps environment has an internal load balancer only.
+  EOT
+  type        = list(string)
+  default     = []
+}
+
 # ---------------------------------------------------------------------------
 # Storage
 # ---------------------------------------------------------------------------
@@ -222,4 +244,42 @@ variable "data_scientist_principal_ids" {
   EOT
   type        = list(string)
   default     = []
+}
+
+# ---------------------------------------------------------------------------
+# Hosted services: Dagster (webserver, daemon, code location), MLflow, PostgreSQL
+# ---------------------------------------------------------------------------
+
+variable "image_tag" {
+  description = "Tag of the dart-assets image (deploy/Dockerfile) in the registry, e.g. a commit SHA: az acr build -r <registry> -t dart-assets:<tag> -f deploy/Dockerfile ."
+  type        = string
+  default     = "latest"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag))
+    error_message = "image_tag must be a valid container image tag."
+  }
+}
+
+variable "postgres_sku_name" {
+  description = "PostgreSQL Flexible Server SKU (Burstable B1ms is enough for Dagster's and MLflow's metadata)."
+  type        = string
+  default     = "B_Standard_B1ms"
+}
+
+variable "postgres_storage_mb" {
+  description = "PostgreSQL storage in MB (32768 = the smallest size)."
+  type        = number
+  default     = 32768
+}
+
+variable "postgres_backup_retention_days" {
+  description = "Days of PostgreSQL point-in-time backups (7-35)."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.postgres_backup_retention_days >= 7 && var.postgres_backup_retention_days <= 35
+    error_message = "postgres_backup_retention_days must be between 7 and 35."
+  }
 }

@@ -8,6 +8,11 @@ terraform {
       # creation, no shared key needed) arrived in 4.9.
       version = "~> 4.0, >= 4.9"
     }
+    # The PostgreSQL password (postgres.tf), generated here and stored in the key vault.
+    random = {
+      source  = "hashicorp/random"
+      version = "~> 3.6"
+    }
   }
 }
 

@@ -20,6 +20,7 @@ from dart_assets.ml.gate import candidate_problems
 from dart_assets.ml.summary import TrainingSummary
 from dart_assets.settings import ExecutionMode
 
+GPU_POOL = "gpu"
 GROUP = "training"
 
 
@@ -121,6 +122,8 @@ def build_model_asset(family: type[ModelFamily], execution: ExecutionMode) -> dg
         owners=["team:quant-research"],
         op_tags={COMPUTE_TAG: family.compute},
         tags={COMPUTE_TAG: family.compute},
+        # Instance-wide: two runs never share one GPU (deploy/dagster.yaml gives the pool one slot).
+        pool=GPU_POOL if family.compute == "gpu" else None,
         retry_policy=TRAINING_RETRY_POLICY,  # transient submission errors; failed trainings are not retried
         check_specs=[
             dg.AssetCheckSpec(

@@ -36,7 +36,8 @@ def display_uri(uri: str) -> str:
 
 
 class MlflowResource(dg.ConfigurableResource):
-    """Where runs and registered models live: local SQLite by default, Azure ML's MLflow in the cloud."""
+    """Where runs and registered models live: local SQLite by default, the deployment's MLflow server (deploy/,
+    infra/) in production."""
 
     tracking_uri: str
     experiment_name: str = MODEL_NAME
@@ -62,14 +63,11 @@ class MlflowResource(dg.ConfigurableResource):
     def _ensure_experiment(self) -> str:
         import mlflow
 
-        client = mlflow.MlflowClient(self.tracking_uri)
-        experiment = client.get_experiment_by_name(self.experiment_name)
-        if experiment is not None:
-            mlflow.set_experiment(self.experiment_name)
-            return experiment.experiment_id
+        from dart_assets.common.tracking import ensure_experiment
+
         db = _sqlite_file(self.tracking_uri)
         artifacts = (db.parent / "mlartifacts").as_uri() if db is not None else None
-        experiment_id = client.create_experiment(self.experiment_name, artifact_location=artifacts)
+        experiment_id = ensure_experiment(mlflow.MlflowClient(self.tracking_uri), self.experiment_name, artifacts)
         mlflow.set_experiment(self.experiment_name)
         return experiment_id
 

@@ -125,7 +125,8 @@ class TrainingLauncher(dg.ConfigurableResource):
         if "://" not in mlflow.tracking_uri or mlflow.tracking_uri.startswith(("sqlite:", "file:")):
             context.log.warning(
                 f"MLflow tracking URI {mlflow.tracking_uri} is local to this machine: the Azure ML "
-                "job cannot log there; set MLFLOW_TRACKING_URI to the workspace's (infra/README.md)"
+                "job cannot log there; set MLFLOW_TRACKING_URI to the MLflow server's URL "
+                "(terraform output -raw mlflow_tracking_uri; infra/README.md)"
             )
         job = build_command_job(
             config,
