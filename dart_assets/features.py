@@ -20,6 +20,7 @@ The same rules build training rows and the morning run's rows (`forecasting.fore
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -57,7 +58,7 @@ NORTH = {"wind": ("north",), "solar": ("centereast",), "load": ("north", "northc
 HOUSTON = {"wind": ("coastal",), "solar": ("southeast",), "load": ("coast",), "load_zone": ("houston",)}
 SOUTH = {"wind": ("south",), "solar": ("southeast",), "load": ("southern", "southcentral"), "load_zone": ("south",)}
 CENTRAL = {"wind": ("south",), "solar": ("centereast",), "load": ("southcentral",), "load_zone": ("south",)}
-REGIONS: dict[str, dict[str, tuple[str, ...]]] = {
+REGIONS: dict[str, Mapping[str, tuple[str, ...]]] = {
     "HB_WEST": WEST,
     "LZ_WEST": WEST,
     "HB_PAN": {"wind": ("panhandle",), "solar": ("northwest",), "load": ("west", "north"), "load_zone": ("west",)},
@@ -134,7 +135,7 @@ def _grid(days: list[pd.Timestamp], points: list[str]) -> pd.DataFrame:
 
 def _by_slot(frame: pd.DataFrame, value: str, keys: list[str] = SLOT) -> pd.DataFrame:
     """One value per (point, day, hour ending): a fall-back day's repeated hour is averaged with its twin."""
-    return frame.groupby(keys, as_index=False)[value].mean()
+    return frame.groupby(keys, as_index=False)[[value]].mean()
 
 
 def _shift_days(frame: pd.DataFrame, days: int) -> pd.DataFrame:
@@ -233,8 +234,9 @@ def _regional_features(asof: pd.DataFrame, points: list[str]) -> pd.DataFrame | 
     frames = []
     for point in points:
         parts = {kind: _region_sum(asof, kind, point) for kind in REGION_COLUMN}
-        if all(parts[k] is not None for k in NET_LOAD_PARTS):
-            parts["net_load"] = parts["load"] - parts["wind"] - parts["solar"]
+        load, wind, solar = (parts[k] for k in NET_LOAD_PARTS)
+        if load is not None and wind is not None and solar is not None:
+            parts["net_load"] = load - wind - solar
         columns = {_region_feature(kind): s for kind, s in parts.items() if s is not None}
         if columns:
             frames.append(pd.DataFrame({"timestamp_utc": asof["timestamp_utc"], "settlement_point": point, **columns}))
@@ -260,7 +262,7 @@ def _forecast_features(
         system.append("net_load_forecast_mw")
         consecutive = asof["timestamp_utc"].diff() == HOUR
         asof["net_load_ramp_mw"] = asof["net_load_forecast_mw"].diff().where(consecutive)
-        by_slot = asof.groupby(["delivery_date", "hour_ending"], as_index=False)["net_load_forecast_mw"].mean()
+        by_slot = asof.groupby(["delivery_date", "hour_ending"], as_index=False)[["net_load_forecast_mw"]].mean()
         out = out.merge(
             _shift_days(by_slot, 1).rename(columns={"net_load_forecast_mw": "net_load_previous_mw"}),
             on=["delivery_date", "hour_ending"],
@@ -476,7 +478,7 @@ def training_rows(table: pd.DataFrame, gaps: pd.DataFrame) -> tuple[pd.DataFrame
     day_of = table["delivery_date"].dt.strftime("%Y-%m-%d")
     without_target = sorted(set(day_of[no_target]) - set(day_of[~no_target]))
     lacking = {
-        str(day.date()): sorted({f"{g.table} {g.day.date()}" for g in rows.itertuples()})
+        f"{day:%Y-%m-%d}": sorted({f"{g.table} {g.day:%Y-%m-%d}" for g in rows.itertuples()})
         for day, rows in gaps.groupby("delivery_date")
     }
     summary = {

@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from os import PathLike
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -59,6 +60,9 @@ from dart_assets.market import schemas, timeutil
 from dart_assets.market.ercot import INTERVALS_PER_HOUR, finish
 from dart_assets.market.schemas import MarketDataError
 from dart_assets.market.timeutil import MARKET_TZ
+
+if TYPE_CHECKING:
+    from gridstatus import Ercot
 
 SOURCE = "ercot_api"
 USERNAME_VAR = "ERCOT_API_USERNAME"
@@ -369,7 +373,8 @@ def _session_api_class():
             token = response.json().get("id_token")
             if not token:
                 raise ErcotCredentialsError("ERCOT's sign-in returned no token")
-            self.token, self.token_expiry = token, time.time() + TOKEN_EXPIRATION_SECONDS
+            # gridstatus's __init__ sets token_expiry = None and never annotates it, so mypy infers the type None
+            self.token, self.token_expiry = token, time.time() + TOKEN_EXPIRATION_SECONDS  # type: ignore[assignment]
 
         def make_api_call(self, url, api_params=None, parse_json=True, method="GET", api=APITypeEnum.PUBLIC_API):
             payload = {"json": api_params} if method == "POST" else {"params": api_params}
@@ -414,7 +419,7 @@ class ErcotApiSource:
             self.session.mount("https://", transport)
             self.session.mount("http://", transport)
         self._api = None
-        self._mis = None
+        self._mis: Ercot | None = None
 
     def __repr__(self) -> str:
         return f"ErcotApiSource(cache={str(self.cache)!r}, credentials={self.credentials!r})"
@@ -601,14 +606,16 @@ class ErcotApiSource:
 
         response = exc.response
         status = response.status_code if response is not None else None
-        url = (response.url if response is not None else None) or (exc.request.url if exc.request else "")
+        url = response.url if response is not None else ""
+        if not url and exc.request is not None and isinstance(exc.request.url, str):
+            url = exc.request.url
         creds = self.credentials
         if url.startswith(TOKEN_URL) and status in (400, 401, 403):
             return ErcotCredentialsError(
                 f"{what}: ERCOT's sign-in rejected the username or password (HTTP {status}); "
                 f"check {creds.username_var} and {creds.password_var}"
             )
-        if urlsplit(url).hostname == API_HOST and status in (401, 403):
+        if response is not None and urlsplit(url).hostname == API_HOST and status in (401, 403):
             key_first = "subscription key" in (response.text or "").lower()
             names = (
                 f"{creds.subscription_key_var} (your api.ercot.com subscription key)"

@@ -204,9 +204,11 @@ def _rows(
     has_two = (rows["hour"] == 2).groupby([rows["posted_utc"], rows["date"]]).transform("any")
     rows["hour"] = rows["hour"].mask((length == 23) & (rows["hour"] == 3) & ~has_two, 2)
     rows["timestamp_utc"] = ercot.utc_hours(rows, label)
+    # errors name the file's own header; header_fields has already checked that each value column is there
+    headers = {column: _column(raw, report.columns[column]) or column for column in report.values}
     values = pd.DataFrame(
         {
-            column: ercot.parse_numbers(fields[column], label, _column(raw, report.columns[column]), allow_missing=True)
+            column: ercot.parse_numbers(fields[column], label, headers[column], allow_missing=True)
             for column in report.values
         },
         index=rows.index,
