@@ -15,7 +15,16 @@ from pathlib import Path
 import pandas as pd
 
 from dart_assets.market import schemas, timeutil
-from dart_assets.market.ercot import csv_cells, fail_first, finish, parquet_cells, parse_numbers, select_points
+from dart_assets.market.ercot import (
+    check_range,
+    csv_cells,
+    fail_first,
+    finish,
+    parquet_cells,
+    parse_numbers,
+    require_rows,
+    select_points,
+)
 from dart_assets.market.schemas import (
     DAM_COLUMNS,
     DRIVER_ACTUALS,
@@ -47,8 +56,10 @@ def read_table(path: str | Path, start: dt.date, end: dt.date, points: list[str]
     """
     path = Path(path)
     label = str(path)
+    check_range(start, end, label)
     raw = _cells(path)
     _check_columns(raw, label)
+    require_rows(raw, label)
     timestamps = _timestamps(raw["timestamp_utc"], label, "timestamp_utc", on_the_hour=True)
     rows = pd.concat([timestamps.rename("timestamp_utc"), timeutil.from_utc(timestamps)], axis=1)
     rows["settlement_point"] = raw["settlement_point"].astype(str).str.strip()
@@ -79,9 +90,9 @@ def _cells(path: Path) -> pd.DataFrame:
         raise MarketDataError(f"{path}: tidy table not found")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return csv_cells(path)
+        return csv_cells(path, str(path))
     if suffix in (".parquet", ".pq"):
-        return parquet_cells(path)
+        return parquet_cells(path, str(path))
     raise MarketDataError(f"{path}: a tidy table must be .csv or .parquet")
 
 
