@@ -11,6 +11,7 @@ download can be found and fixed. A requested day the files do not cover is simpl
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import re
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pyarrow as pa
@@ -207,8 +209,12 @@ def select_points(
 def csv_cells(source, label: str) -> pd.DataFrame:
     """A CSV (a path or a binary file object) as text cells, indexed by the line number an editor shows; only empty
     cells are NaN (so text such as 'n/a' stays text and is reported), blank lines dropped. A UTF-8 byte-order mark
-    and Windows line endings are fine; an empty file, binary data, another encoding or a ragged row is a
-    MarketDataError naming the line (a header without rows is refused once the header is known to be right)."""
+    and Windows line endings are fine; an empty file, binary data, another encoding, a repeated header, broken
+    quoting or a row with more or fewer cells than the header is a MarketDataError naming the line (a header
+    without rows is refused once the header is known to be right, see require_rows).
+
+    Python's csv module rather than pandas: pandas pads a short row with blanks, and takes a first row with one
+    cell too many as the index, silently."""
     data = source.read() if hasattr(source, "read") else Path(source).read_bytes()
     if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise MarketDataError(f"{label}: binary data, not CSV text (NUL bytes in the first 4 KB)")
@@ -216,15 +222,41 @@ def csv_cells(source, label: str) -> pd.DataFrame:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise MarketDataError(f"{label}{_not_utf8(data, exc.start)}") from None
-    try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], skip_blank_lines=False)
-    except pd.errors.EmptyDataError:
-        raise MarketDataError(f"{label}: empty file (no header, no rows): an interrupted download?") from None
-    except pd.errors.ParserError as exc:
-        raise MarketDataError(f"{label}{_parser_problem(exc)}") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    frame.index = frame.index + 2  # line 1 is the header
-    return frame.dropna(how="all")
+    records = _records(text, label)
+    if not records:
+        raise MarketDataError(f"{label}: empty file (no header, no rows): an interrupted download?")
+    (_, header), *rows = records
+    columns = [cell.strip() or f"Unnamed: {j}" for j, cell in enumerate(header)]
+    twice = sorted({c for c in columns if columns.count(c) > 1})
+    if twice:
+        raise MarketDataError(f"{label}, line 1: column(s) {twice} appear more than once in the header")
+    for line, cells in rows:
+        if len(cells) != len(columns):
+            raise MarketDataError(
+                f"{label}, line {line}: {len(cells)} cells where the header has {len(columns)} "
+                "(a stray or missing comma, or a line cut short?)"
+            )
+    frame = pd.DataFrame([cells for _, cells in rows], columns=columns, index=[line for line, _ in rows], dtype=object)
+    return frame.mask(frame.eq(""))
+
+
+def _records(text: str, label: str) -> list[tuple[int, list[str]]]:
+    """(line the record starts on, cells) for each non-blank record."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records = []
+    while True:
+        line = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return records
+        except csv.Error as exc:
+            problem = (
+                "a quoted cell is never closed" if "unexpected end of data" in str(exc) else f"bad quoting ({exc})"
+            )
+            raise MarketDataError(f"{label}, line {line}: {problem}: a cut-off or hand-edited file?") from None
+        if any(cell != "" for cell in cells):
+            records.append((line, cells))
 
 
 def _not_utf8(data: bytes, offset: int) -> str:
@@ -234,27 +266,23 @@ def _not_utf8(data: bytes, offset: int) -> str:
     return f", line {line}: byte 0x{data[offset]:02x} is not UTF-8 text; save the file as 'CSV UTF-8'"
 
 
-def _parser_problem(exc: pd.errors.ParserError) -> str:
-    """', line N: ...' from pandas' tokenizer message, which names the line as an editor counts it."""
-    message = str(exc).strip()
-    ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
-    if ragged:
-        expected, line, saw = ragged.groups()
-        return f", line {line}: {saw} cells where the header has {expected} (a stray comma or a cut line?)"
-    if "EOF inside string" in message:
-        line = re.search(r"starting at row (\d+)", message)
-        where = f", line {int(line.group(1)) + 1}" if line else ""
-        return f"{where}: a quoted cell is never closed (the file may be cut short)"
-    return f": not a readable CSV ({message.splitlines()[-1]})"
-
-
 def parquet_cells(source, label: str) -> pd.DataFrame:
     """A Parquet table with its own dtypes, indexed by 1-based row number."""
     try:
         frame = pd.read_parquet(source)
     except (OSError, ValueError, pa.ArrowException) as exc:  # ArrowInvalid is a ValueError; a cut file an OSError
         raise MarketDataError(f"{label}: not a readable Parquet file ({str(exc).splitlines()[0]})") from None
-    return frame.set_axis(pd.RangeIndex(1, len(frame) + 1), axis=0)
+    frame = frame.set_axis(pd.RangeIndex(1, len(frame) + 1), axis=0)
+    for column in frame.select_dtypes(include="object").columns:  # cells no reader takes as number, text or time
+        values = frame[column]
+        fail_first(
+            values, values.map(_not_scalar), label, f"column {column!r}: {{value!r}} is not a number, text or time"
+        )
+    return frame
+
+
+def _not_scalar(value) -> bool:
+    return isinstance(value, (bytes, bytearray, list, tuple, dict, set, np.ndarray))
 
 
 def require_rows(raw: pd.DataFrame, label: str) -> None:
@@ -329,7 +357,7 @@ def report_tables(path: Path, start: dt.date, end: dt.date) -> Iterator[tuple[st
             label = f"{path} (member {member})"
             try:
                 data = archive.read(member)
-            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
                 raise MarketDataError(f"{label}: cannot be extracted ({exc}): a damaged download?") from None
             yield from _member_tables(label, member, io.BytesIO(data), start, end)
 
@@ -480,22 +508,31 @@ def _split_load_hour_ending(fields: pd.DataFrame, label: str) -> pd.DataFrame:
 
 
 def parse_dates(values: pd.Series, label: str) -> pd.Series:
-    """Naive midnight delivery dates from MM/DD/YYYY (or ISO) text or spreadsheet date cells."""
-    is_text = values.map(lambda v: isinstance(v, str))
-    text = values[is_text].str.strip()
+    """Naive midnight delivery dates from MM/DD/YYYY (or YYYY-MM-DD) text or spreadsheet/Parquet date cells. A
+    delivery date is a calendar day: text with a time or an offset is not one."""
+    is_text = values.map(lambda v: isinstance(v, str)).astype(bool)
+    text = values[is_text].astype(object).map(str.strip)
     parsed = pd.to_datetime(text, format="%m/%d/%Y", errors="coerce").fillna(
-        pd.to_datetime(text, format="ISO8601", errors="coerce")
+        pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
     )
-    cells = pd.to_datetime(values[~is_text].map(lambda v: v if isinstance(v, dt.date) else None))
+    cells = pd.to_datetime(values[~is_text].map(_calendar_day), errors="coerce")  # out of range: NaT, reported
     dates = pd.concat([parsed.astype("datetime64[ns]"), cells.astype("datetime64[ns]")]).reindex(values.index)
     fail_first(values, dates.isna(), label, "unparseable delivery date {value!r} (expected MM/DD/YYYY)")
     return dates.dt.normalize()
 
 
+def _calendar_day(cell) -> dt.date | None:
+    """A date cell's day as written (a zone, if any, is dropped, not converted); None for anything else."""
+    if isinstance(cell, dt.datetime):  # pd.Timestamp and NaT too
+        return cell.replace(tzinfo=None)
+    return cell if isinstance(cell, dt.date) else None
+
+
 def whole_numbers(values: pd.Series, label: str, what: str) -> pd.Series:
     """Integers from 7, 7.0, '07' or ERCOT's '07:00' hour-ending text."""
     numbers = pd.to_numeric(values.astype(str).str.strip().str.replace(r":00$", "", regex=True), errors="coerce")
-    fail_first(values, numbers.isna() | (numbers % 1 != 0), label, f"{what} {{value!r}} is not a whole number")
+    bad = numbers.isna() | (numbers % 1 != 0) | (numbers.abs() > 10**6)  # 1e30 would wrap around as an int64
+    fail_first(values, bad, label, f"{what} {{value!r}} is not a whole number")
     return numbers.astype("int64")
 
 

@@ -245,12 +245,17 @@ def _posted(values: pd.Series, label: str) -> pd.Series:
 
     def convert(value) -> pd.Timestamp | None:
         try:
-            stamp = pd.Timestamp(value)
-        except (ValueError, TypeError):
+            if isinstance(value, str):  # ISO 8601 only: pd.Timestamp reads "02:00" as today and "0" as 1970
+                stamp = pd.to_datetime(value.strip(), format="ISO8601")
+            elif isinstance(value, dt.datetime):  # pd.Timestamp is one
+                stamp = pd.Timestamp(value)
+            else:
+                return None
+            if pd.isna(stamp):
+                return None
+            return _central_to_utc(stamp, daylight=False) if stamp.tz is None else stamp.tz_convert("UTC")
+        except (ValueError, TypeError, OverflowError):  # OutOfBoundsDatetime is a ValueError
             return None
-        if pd.isna(stamp):
-            return None
-        return _central_to_utc(stamp, daylight=False) if stamp.tz is None else stamp.tz_convert("UTC")
 
     if pd.api.types.is_datetime64_any_dtype(values):  # Parquet: typed, NaT where missing
         values = values.astype(object).where(values.notna(), None)

@@ -109,11 +109,13 @@ def _check_columns(raw: pd.DataFrame, label: str) -> None:
 
 
 def _timestamps(values: pd.Series, label: str, column: str, on_the_hour: bool) -> pd.Series:
-    """UTC times from datetimes or ISO 8601 text; naive values mean UTC."""
+    """UTC times from datetimes or ISO 8601 text; naive values mean UTC. Numbers are not times (pandas would read
+    them as nanoseconds since 1970)."""
     if pd.api.types.is_datetime64_any_dtype(values):
         stamps = values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
     else:
-        stamps = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
+        times = values.map(lambda v: v if isinstance(v, (str, dt.datetime)) else None).astype(object)
+        stamps = pd.to_datetime(times, utc=True, format="ISO8601", errors="coerce")
     fail_first(
         values,
         stamps.isna(),

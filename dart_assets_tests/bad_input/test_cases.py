@@ -627,7 +627,6 @@ CASES = [
         ),
         sensor,
         None,
-        TransformerDataError,
         check=sensor_values,
     ),
 ]
@@ -730,3 +729,75 @@ def test_a_feature_table_too_short_for_the_split(tmp_path):
         train_model("lgbm", frame, ["hour_ending"], tmp_path)
     assert single_error(caught.value)
     assert not any(tmp_path.iterdir())  # nothing written: no half bundle, no plot
+
+
+# ------------------------------------------------------------------------------ ERCOT's answers (ercot_api source)
+
+API_DAY = D(2024, 3, 7)
+HUBS = ["HB_HOUSTON", "HB_NORTH", "HB_WEST"]
+
+
+def north_he02(rows: pd.DataFrame) -> pd.Series:
+    return (rows["SettlementPoint"] == "HB_NORTH") & (rows["HourEnding"] == "02:00")
+
+
+def answer_with(column: str, value) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    def edit(rows: pd.DataFrame) -> pd.DataFrame:
+        rows = rows.astype({column: object})
+        rows.loc[north_he02(rows), column] = value
+        return rows
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "expect"),
+    [
+        (
+            answer_with("SettlementPointPrice", "abc"),
+            r"NP4-190-CD SettlementPointPrice for HB_NORTH in the interval starting 2024-03-07 01:00 CST 'abc' is "
+            r"not a number",
+        ),
+        (
+            answer_with("SettlementPointPrice", float("nan")),
+            r"NP4-190-CD SettlementPointPrice for HB_NORTH in the interval starting 2024-03-07 01:00 CST is missing",
+        ),
+        (
+            answer_with("SettlementPointPrice", 99_999.0),
+            r"dam_prices failed validation .*\n  NP4-190-CD 2024-03-07 hour ending 02 HB_NORTH: dam_price at or below "
+            r"the offer cap .*, value 99999\.0",
+        ),
+        (
+            answer_with("DeliveryDate", "02/30/2024"),
+            r"NP4-190-CD \(DAM settlement point prices\) for delivery day\(s\) 2024-03-07: ERCOT's answer could not be "
+            r"read \(ValueError: day is out of range for month",
+        ),
+        (
+            answer_with("DSTFlag", "maybe"),  # gridstatus asserts Y/N without a message: the message quotes its check
+            r"NP4-190-CD \(DAM settlement point prices\) for delivery day\(s\) 2024-03-07: ERCOT's answer could not be "
+            r"read \(AssertionError '.*DSTFlag.*'",
+        ),
+    ],
+    ids=["text in a price", "missing price", "price above the cap", "impossible date", "bad DST flag"],
+)
+def test_a_bad_answer_from_ercot_names_the_report_and_the_day(tmp_path, edit, expect):
+    from dart_assets.market.ercot_api import ApiCredentials, ErcotApiSource, RetryPolicy
+    from dart_assets_tests.market import ercot_fake
+
+    hubs = ercot_fake.hubs_2024()
+    (posting,) = ercot_fake.dam_postings(hubs[hubs.delivery_date == pd.Timestamp(API_DAY)])
+    fake = ercot_fake.FakeErcot(
+        [ercot_fake.Posting(posting.report, posting.posted, edit(posting.rows.copy()), posting.friendly)],
+        now=pd.Timestamp("2024-10-01T17:00Z"),  # history: read through the public API's archive
+    )
+    source = ErcotApiSource(
+        tmp_path,
+        ApiCredentials(fake.username, fake.password, fake.key),
+        transport=fake,
+        clock=lambda: fake.now,
+        retry=RetryPolicy(base_delay=0.0),
+    )
+    with pytest.raises(MarketDataError) as caught:
+        source.read(API_DAY, API_DAY, HUBS, tables=["dam_prices"])
+    assert re.search(expect, str(caught.value), re.DOTALL), str(caught.value)
+    assert single_error(caught.value)
