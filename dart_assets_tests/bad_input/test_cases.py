@@ -665,7 +665,7 @@ def test_the_table_covers_the_kinds_the_issue_lists():
     [
         (
             {"DART_DATA_SOURCE": "ercott"},
-            r"DART_DATA_SOURCE='ercott' is not valid; use one of: synthetic, ercot, table",
+            r"DART_DATA_SOURCE='ercott' is not valid; use one of: synthetic, ercot\b",
         ),
         ({"DART_START_DATE": "2024-02-30"}, r"DART_START_DATE='2024-02-30' is not a date; use YYYY-MM-DD"),
         ({"DART_START_DATE": "01/02/2024"}, r"DART_START_DATE='01/02/2024' is not a date; use YYYY-MM-DD"),

@@ -76,10 +76,8 @@ def duplicate_hour(folder: Path) -> dict[str, str]:
     return {"DART_DATA_SOURCE": "table", "DART_DATA_PATH": str(bad.tidy_csv(folder / "tidy.csv", edit=edit))}
 
 
-def price_above_cap(folder: Path) -> dict[str, str]:
-    bad.good_prices(folder, [bad.DAY])
-    bad.dam_csv(folder, bad.with_cell(bad.dam_rows(), 3, "SettlementPointPrice", 12_000.0))
-    return {"DART_DATA_SOURCE": "ercot", "DART_DATA_PATH": str(folder)}
+def good_files(folder: Path) -> dict[str, str]:
+    return {"DART_DATA_SOURCE": "ercot", "DART_DATA_PATH": str(bad.good_prices(folder, [bad.DAY]))}
 
 
 def unknown_source(folder: Path) -> dict[str, str]:
@@ -90,12 +88,29 @@ def impossible_start_date(folder: Path) -> dict[str, str]:
     return {"DART_START_DATE": "2024-02-30"}
 
 
-CASES = {  # kind -> (input, what the output must say)
-    "empty NP4-190-CD file": (empty_dam_file, [f"{bad.DAM_CSV}: empty file (no header, no rows)"]),
-    "duplicate hour": (duplicate_hour, ["tidy.csv, row 3: duplicate of row 2 (HB_NORTH at 2024-01-02 06:00 UTC)"]),
-    "price above the cap": (price_above_cap, [f"{bad.DAM_CSV}, row 5: dam_price at or below the offer cap", "12000.0"]),
-    "unknown source": (unknown_source, ["DART_DATA_SOURCE='ercott' is not valid; use one of: synthetic, ercot, table"]),
-    "impossible date": (impossible_start_date, ["DART_START_DATE='2024-02-30' is not a date; use YYYY-MM-DD"]),
+PARTITION = "2024-01-02"  # materialized from good input first
+CASES = {  # kind -> (input and settings, partition(s) asked for, what the output must say)
+    "empty NP4-190-CD file": (empty_dam_file, PARTITION, [f"{bad.DAM_CSV}: empty file (no header, no rows)"]),
+    "duplicate hour": (
+        duplicate_hour,
+        PARTITION,
+        ["tidy.csv, row 3: duplicate of row 2 (HB_NORTH at 2024-01-02 06:00 UTC)"],
+    ),
+    "unknown source": (
+        unknown_source,
+        PARTITION,
+        ["DART_DATA_SOURCE='ercott' is not valid; use one of: synthetic, ercot"],
+    ),
+    "impossible start date": (
+        impossible_start_date,
+        PARTITION,
+        ["DART_START_DATE='2024-02-30' is not a date; use YYYY-MM-DD"],
+    ),
+    "range start after its end": (
+        good_files,
+        "2024-01-03...2024-01-02",
+        ["delivery dates 2024-01-03..2024-01-02: the first day is after the last"],
+    ),
 }
 DECISION_TIME = "decision time after the DAM close"
 
@@ -114,8 +129,10 @@ def runs(tmp_path_factory) -> tuple[dict[str, subprocess.CompletedProcess], dict
         f"storage/{asset}/{day}.parquet" for asset in sorted(ASSETS.split(",")) for day in ("2024-01-02", "2024-01-03")
     ]
     jobs = {
-        kind: lambda kind=kind, make=make: materialize(root, kind, "2024-01-02", **make(root / "inputs" / kind))
-        for kind, (make, _) in CASES.items()
+        kind: lambda kind=kind, make=make, partition=partition: materialize(
+            root, kind, partition, **make(root / "inputs" / kind)
+        )
+        for kind, (make, partition, _) in CASES.items()
     }
     jobs[DECISION_TIME] = lambda: dagster(
         root, "validate", "definitions", "validate", "-m", "dart_assets.definitions", DART_DECISION_TIME="10:30"
@@ -131,7 +148,7 @@ def test_a_bad_run_fails_clearly_and_loses_nothing(runs, kind):
     results, before, after = runs
     output = results[kind].stdout + results[kind].stderr
     assert results[kind].returncode != 0, output
-    for message in CASES[kind][1]:
+    for message in CASES[kind][2]:
         assert message in output, output[-3000:]
     assert after == before  # every partition materialized before the bad runs is byte-identical, none added
 
