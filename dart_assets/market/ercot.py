@@ -210,7 +210,7 @@ def csv_cells(source, label: str) -> pd.DataFrame:
     """A CSV (a path or a binary file object) as text cells, indexed by the line number an editor shows; only empty
     cells are NaN (so text such as 'n/a' stays text and is reported), blank lines dropped. A UTF-8 byte-order mark
     and Windows line endings are fine; an empty file, binary data, another encoding, a repeated header, broken
-    quoting or a row with more or fewer cells than the header is a MarketDataError naming the line (a header
+    quoting or a row with more or fewer cells than the header is a MarketDataError naming the row or line (a header
     without rows is refused once the header is known to be right, see require_rows).
 
     Python's csv module rather than pandas: pandas pads a short row with blanks, and takes a first row with one
@@ -229,11 +229,11 @@ def csv_cells(source, label: str) -> pd.DataFrame:
     columns = [cell.strip() or f"Unnamed: {j}" for j, cell in enumerate(header)]
     twice = sorted({c for c in columns if columns.count(c) > 1})
     if twice:
-        raise MarketDataError(f"{label}, line 1: column(s) {twice} appear more than once in the header")
+        raise MarketDataError(f"{label}, row 1: column(s) {twice} appear more than once in the header")
     for line, cells in rows:
         if len(cells) != len(columns):
             raise MarketDataError(
-                f"{label}, line {line}: {len(cells)} cells where the header has {len(columns)} "
+                f"{label}, row {line}: {len(cells)} cells where the header has {len(columns)} "
                 "(a stray or missing comma, or a line cut short?)"
             )
     frame = pd.DataFrame([cells for _, cells in rows], columns=columns, index=[line for line, _ in rows], dtype=object)

@@ -269,9 +269,23 @@ CASES = [
         DAM_DOOR,
         dam_bytes(bad.dam_text(ROWS).replace("HB_NORTH,23.0", "HB_NORTH,23.0,oops,1", 1).encode()),
         dam,
-        r", line 6: 7 cells where the header has 5",
+        r", row 6: 7 cells where the header has 5",
+    ),
+    Case(
+        "quote never closed (file cut inside a quoted cell)",
+        DAM_DOOR,
+        dam_bytes((bad.dam_text(ROWS) + '01/02/2024,"24:00,HB_NORTH').encode()),
+        dam,
+        r", line 50: a quoted cell is never closed",
     ),
     # columns and types
+    Case(
+        "column twice in the header",
+        DAM_DOOR,
+        dam_with([(*r, r[3]) for r in ROWS], (*fx.DAM_CSV_HEADER, "SettlementPointPrice")),
+        dam,
+        r", row 1: column\(s\) \['SettlementPointPrice'\] appear more than once in the header",
+    ),
     Case(
         "missing column",
         DAM_DOOR,
