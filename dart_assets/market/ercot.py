@@ -11,17 +11,22 @@ download can be found and fixed. A requested day the files do not cover is simpl
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import openpyxl
 import pandas as pd
+import pyarrow as pa
+from openpyxl.utils.exceptions import InvalidFileException
 
 from dart_assets.market import schemas, timeutil
 from dart_assets.market.schemas import MarketDataError
@@ -71,6 +76,19 @@ INTERVALS_PER_HOUR = 4
 # want. Points carrying only one type (HB_BUSAVG as SH, HB_HUBAVG as AH) keep it.
 _TYPE_RANK = {"LZEW": 1, "SH": 1}
 _SUFFIXES = {".xlsx", ".csv", ".zip"}
+_MEMBER_SUFFIXES = {".xlsx", ".csv", ".parquet"}  # what a zip may hold
+# What openpyxl raises on a file that is not a workbook or is cut short: the container is a zip of XML parts.
+_WORKBOOK_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    KeyError,
+    OSError,
+    ValueError,
+    TypeError,
+    SyntaxError,  # xml.etree.ElementTree.ParseError
+    InvalidFileException,
+)
 _MONTHS = {
     name: number
     for number, names in enumerate(
@@ -189,21 +207,90 @@ def select_points(
     return rows[rows[column].isin(points)]
 
 
-def csv_cells(source) -> pd.DataFrame:
-    """A CSV as text cells, indexed by the line number an editor shows; only empty cells are NaN (so text such
-    as 'n/a' stays text and is reported), blank lines dropped."""
-    frame = pd.read_csv(
-        source, dtype=str, keep_default_na=False, na_values=[""], skip_blank_lines=False, encoding="utf-8-sig"
-    )
-    frame.columns = [str(c).strip() for c in frame.columns]
-    frame.index = frame.index + 2  # line 1 is the header
-    return frame.dropna(how="all")
+def csv_cells(source, label: str) -> pd.DataFrame:
+    """A CSV (a path or a binary file object) as text cells, indexed by the line number an editor shows; only empty
+    cells are NaN (so text such as 'n/a' stays text and is reported), blank lines dropped. A UTF-8 byte-order mark
+    and Windows line endings are fine; an empty file, binary data, another encoding, a repeated header, broken
+    quoting or a row with more or fewer cells than the header is a MarketDataError naming the row or line (a header
+    without rows is refused once the header is known to be right, see require_rows).
+
+    Python's csv module rather than pandas: pandas pads a short row with blanks, and takes a first row with one
+    cell too many as the index, silently."""
+    data = source.read() if hasattr(source, "read") else Path(source).read_bytes()
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise MarketDataError(f"{label}: binary data, not CSV text (NUL bytes in the first 4 KB)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MarketDataError(f"{label}{_not_utf8(data, exc.start)}") from None
+    records = _records(text, label)
+    if not records:
+        raise MarketDataError(f"{label}: empty file (no header, no rows): an interrupted download?")
+    (_, header), *rows = records
+    columns = [cell.strip() or f"Unnamed: {j}" for j, cell in enumerate(header)]
+    twice = sorted({c for c in columns if columns.count(c) > 1})
+    if twice:
+        raise MarketDataError(f"{label}, row 1: column(s) {twice} appear more than once in the header")
+    for line, cells in rows:
+        if len(cells) != len(columns):
+            raise MarketDataError(
+                f"{label}, row {line}: {len(cells)} cells where the header has {len(columns)} "
+                "(a stray or missing comma, or a line cut short?)"
+            )
+    frame = pd.DataFrame([cells for _, cells in rows], columns=columns, index=[line for line, _ in rows], dtype=object)
+    return frame.mask(frame == "")
 
 
-def parquet_cells(source) -> pd.DataFrame:
+def _records(text: str, label: str) -> list[tuple[int, list[str]]]:
+    """(line the record starts on, cells) for each non-blank record."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records: list[tuple[int, list[str]]] = []
+    while True:
+        line = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return records
+        except csv.Error as exc:
+            problem = (
+                "a quoted cell is never closed" if "unexpected end of data" in str(exc) else f"bad quoting ({exc})"
+            )
+            raise MarketDataError(f"{label}, line {line}: {problem}: a cut-off or hand-edited file?") from None
+        if any(cell != "" for cell in cells):
+            records.append((line, cells))
+
+
+def _not_utf8(data: bytes, offset: int) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return ": UTF-16 text (Excel's 'Unicode Text'), not a CSV; save it as 'CSV UTF-8'"
+    line = data[:offset].count(b"\n") + 1
+    return f", line {line}: byte 0x{data[offset]:02x} is not UTF-8 text; save the file as 'CSV UTF-8'"
+
+
+def parquet_cells(source, label: str) -> pd.DataFrame:
     """A Parquet table with its own dtypes, indexed by 1-based row number."""
-    frame = pd.read_parquet(source)
-    return frame.set_axis(pd.RangeIndex(1, len(frame) + 1), axis=0)
+    try:
+        frame = pd.read_parquet(source)
+    except (OSError, ValueError, pa.ArrowException) as exc:  # ArrowInvalid is a ValueError; a cut file an OSError
+        raise MarketDataError(f"{label}: not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+    frame = frame.set_axis(pd.RangeIndex(1, len(frame) + 1), axis=0)
+    for column in frame.select_dtypes(include="object").columns:  # cells no reader takes as number, text or time
+        values = frame[column]
+        fail_first(
+            values, values.map(_not_scalar), label, f"column {column!r}: {{value!r}} is not a number, text or time"
+        )
+    return frame
+
+
+def _not_scalar(value) -> bool:
+    return isinstance(value, (bytes, bytearray, list, tuple, dict, set, np.ndarray))
+
+
+def require_rows(raw: pd.DataFrame, label: str) -> None:
+    """A report or table with the right header and no rows is a failed export or download, never a real posting
+    (a yearly workbook's month sheet without rows yet is skipped before this)."""
+    if raw.empty:
+        raise MarketDataError(f"{label}: no rows below the header: an incomplete download?")
 
 
 def finish(kind: str, frame: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -232,8 +319,15 @@ def find_files(folder: str | Path, report: Report, suffixes: set[str] = _SUFFIXE
     )
 
 
+def check_range(start: dt.date, end: dt.date, source: str) -> None:
+    """A reversed range would read as an empty one, i.e. a silent gap: refuse it."""
+    if pd.Timestamp(start) > pd.Timestamp(end):
+        raise ValueError(f"{source}: delivery dates {start}..{end}: the first day is after the last")
+
+
 def _collect(folder: str | Path, report: Report, start: dt.date, end: dt.date) -> pd.DataFrame:
     """Parsed rows of every table of the report in the folder, limited to delivery dates start..end."""
+    check_range(start, end, str(folder))
     files = find_files(folder, report)
     if not files:
         raise MarketDataError(f"{folder}: no {report.title} files found")
@@ -251,19 +345,30 @@ def report_tables(path: Path, start: dt.date, end: dt.date) -> Iterator[tuple[st
         return
     try:
         archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
-        raise MarketDataError(f"{path}: not a readable zip archive ({exc})") from None
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise MarketDataError(f"{path}: not a readable zip archive ({exc}): an interrupted download?") from None
     with archive:
-        for member in archive.namelist():
-            yield from _member_tables(f"{path} (member {member})", member, io.BytesIO(archive.read(member)), start, end)
+        members = [m for m in archive.namelist() if Path(m).suffix.lower() in _MEMBER_SUFFIXES]
+        if not members:
+            raise MarketDataError(
+                f"{path}: the zip archive holds no {'/'.join(sorted(_MEMBER_SUFFIXES))} file; "
+                f"it holds {archive.namelist()}"
+            )
+        for member in members:
+            label = f"{path} (member {member})"
+            try:
+                data = archive.read(member)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+                raise MarketDataError(f"{label}: cannot be extracted ({exc}): a damaged download?") from None
+            yield from _member_tables(label, member, io.BytesIO(data), start, end)
 
 
 def _member_tables(label: str, name: str, source, start: dt.date, end: dt.date) -> Iterator[tuple[str, pd.DataFrame]]:
     suffix = Path(name).suffix.lower()
     if suffix == ".csv":
-        yield label, csv_cells(source)
+        yield label, csv_cells(source, label)
     elif suffix == ".parquet":
-        yield label, parquet_cells(source)
+        yield label, parquet_cells(source, label)
     elif suffix == ".xlsx":
         yield from _workbook_tables(label, name, source, start, end)
 
@@ -275,14 +380,29 @@ def _workbook_tables(label: str, name: str, source, start: dt.date, end: dt.date
     if year is not None and not start.year <= year <= end.year:
         return
     wanted = {(d.year, d.month) for d in pd.date_range(start, end, freq="D")}
-    book = openpyxl.load_workbook(source, read_only=True, data_only=True)
+    try:
+        book = openpyxl.load_workbook(source, read_only=True, data_only=True)
+    except _WORKBOOK_ERRORS as exc:
+        raise MarketDataError(f"{label}: not a readable Excel workbook ({_first_line(exc)}): a damaged file?") from None
     try:
         for sheet in book.worksheets:
             month = _MONTHS.get(sheet.title.strip().lower())
             if month is None or (year, month) in wanted or (year is None and month in {m for _, m in wanted}):
-                yield f"{label}, sheet {sheet.title!r}", _sheet_cells(sheet)
+                where = f"{label}, sheet {sheet.title!r}"
+                try:
+                    cells = _sheet_cells(sheet)
+                except _WORKBOOK_ERRORS as exc:
+                    raise MarketDataError(f"{where}: cannot be read ({_first_line(exc)}): a damaged file?") from None
+                if cells.empty and len(cells.columns):
+                    continue  # a month the yearly workbook has no rows for yet (its header only)
+                yield where, cells
     finally:
         book.close()
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
 def _sheet_cells(sheet) -> pd.DataFrame:
@@ -343,7 +463,8 @@ def _parse(raw: pd.DataFrame, label: str, report: Report, start: dt.date, end: d
 
 
 def header_fields(raw: pd.DataFrame, label: str, report: Report) -> pd.DataFrame:
-    """The report's columns renamed to field names; a missing one lists the expected and the found headers."""
+    """The report's columns renamed to field names; a missing one lists the expected and the found headers, and
+    the right header without rows is an incomplete file."""
     by_key = {header_key(c): c for c in raw.columns}
     found = {
         field: next((by_key[header_key(h)] for h in headers if header_key(h) in by_key), None)
@@ -355,6 +476,7 @@ def header_fields(raw: pd.DataFrame, label: str, report: Report) -> pd.DataFrame
             f"{label}: missing column(s) {missing} for {report.title}; "
             f"expected {[h[0] for h in report.columns.values()]}, found {[str(c) for c in raw.columns]}"
         )
+    require_rows(raw, label)
     return raw[list(found.values())].set_axis(list(found), axis=1)
 
 
@@ -387,22 +509,31 @@ def _split_load_hour_ending(fields: pd.DataFrame, label: str) -> pd.DataFrame:
 
 
 def parse_dates(values: pd.Series, label: str) -> pd.Series:
-    """Naive midnight delivery dates from MM/DD/YYYY (or ISO) text or spreadsheet date cells."""
-    is_text = values.map(lambda v: isinstance(v, str))
-    text = values[is_text].str.strip()
+    """Naive midnight delivery dates from MM/DD/YYYY (or YYYY-MM-DD) text or spreadsheet/Parquet date cells. A
+    delivery date is a calendar day: text with a time or an offset is not one."""
+    is_text = values.map(lambda v: isinstance(v, str)).astype(bool)
+    text = values[is_text].astype(object).map(str.strip)
     parsed = pd.to_datetime(text, format="%m/%d/%Y", errors="coerce").fillna(
-        pd.to_datetime(text, format="ISO8601", errors="coerce")
+        pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
     )
-    cells = pd.to_datetime(values[~is_text].map(lambda v: v if isinstance(v, dt.date) else None))
+    cells = pd.to_datetime(values[~is_text].map(_calendar_day), errors="coerce")  # out of range: NaT, reported
     dates = pd.concat([parsed.astype("datetime64[ns]"), cells.astype("datetime64[ns]")]).reindex(values.index)
     fail_first(values, dates.isna(), label, "unparseable delivery date {value!r} (expected MM/DD/YYYY)")
     return dates.dt.normalize()
 
 
+def _calendar_day(cell) -> dt.date | None:
+    """A date cell's day as written (a zone, if any, is dropped, not converted); None for anything else."""
+    if isinstance(cell, dt.datetime):  # pd.Timestamp and NaT too
+        return cell.replace(tzinfo=None)
+    return cell if isinstance(cell, dt.date) else None
+
+
 def whole_numbers(values: pd.Series, label: str, what: str) -> pd.Series:
     """Integers from 7, 7.0, '07' or ERCOT's '07:00' hour-ending text."""
     numbers = pd.to_numeric(values.astype(str).str.strip().str.replace(r":00$", "", regex=True), errors="coerce")
-    fail_first(values, numbers.isna() | (numbers % 1 != 0), label, f"{what} {{value!r}} is not a whole number")
+    bad = numbers.isna() | (numbers % 1 != 0) | (numbers.abs() > 10**6)  # 1e30 would wrap around as an int64
+    fail_first(values, bad, label, f"{what} {{value!r}} is not a whole number")
     return numbers.astype("int64")
 
 
@@ -460,6 +591,11 @@ def drop_duplicates(rows: pd.DataFrame, key: list[str], per_hour: int) -> pd.Dat
         else:
             same = (rows[[*key, "_label"]] == extra[[*key, "_label"]]).all(axis=1)
             problem = f"{_slot(extra)} on {where} already appears at row {rows.loc[same, '_row'].min()}"
+            if allowed == 25 * per_hour and extra["hour"] == 2 and not extra["repeated"]:
+                problem += (
+                    "; on the fall-back day the second hour ending 02 must carry the repeated-hour flag "
+                    "(Repeated Hour Flag or DSTFlag Y)"
+                )
         raise MarketDataError(f"{extra['_label']}, row {extra['_row']}: {problem}")
     conflict = dups.groupby(key)["value"].transform("nunique") > 1
     if conflict.any():

@@ -41,12 +41,14 @@ import datetime as dt
 import json
 import logging
 import time
+import traceback
 import uuid
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from os import PathLike
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -522,13 +524,16 @@ class ErcotApiSource:
         except ErcotDownloadError as exc:
             raise type(exc)(f"{what}: {exc}") from None
         except (KeyError, ValueError, AssertionError, zipfile.BadZipFile) as exc:
-            raise MarketDataError(f"{what}: ERCOT's answer could not be read ({type(exc).__name__}: {exc})") from None
+            raise MarketDataError(f"{what}: ERCOT's answer could not be read ({_problem(exc)})") from None
         try:
             frame = frame[_columns(report.kind)].reset_index(drop=True)
         except KeyError as exc:
             raise MarketDataError(f"{what}: ERCOT's answer lacks column(s) {exc}") from None
         for column in ("Interval Start", "Interval End", "Publish Time"):
-            frame[column] = pd.to_datetime(frame[column]).dt.tz_convert("UTC")
+            try:
+                frame[column] = pd.to_datetime(frame[column]).dt.tz_convert("UTC")
+            except (ValueError, TypeError, AttributeError) as exc:  # text, or times without a UTC offset
+                raise MarketDataError(f"{what}: ERCOT's answer has unreadable {column!r} ({_problem(exc)})") from None
         return frame
 
     def _fetch_api(self, report: Report, run: list[dt.date]) -> pd.DataFrame:
@@ -705,6 +710,47 @@ def _rows_of_day(report: Report, frame: pd.DataFrame, day: dt.date) -> pd.DataFr
 # ---------------------------------------------------------------------------------------------------- the tables
 
 
+def _problem(exc: Exception) -> str:
+    """An exception in one line; for a bare assertion inside gridstatus, the assertion it failed."""
+    text = str(exc).strip()
+    if text:  # pandas appends advice on further lines (and after "You might want to try")
+        return f"{type(exc).__name__}: {text.splitlines()[0].split(' You might want to try')[0]}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    failed = f" {frames[-1].line!r} in {Path(frames[-1].filename).name}" if frames and frames[-1].line else ""
+    return f"{type(exc).__name__}{failed}"
+
+
+def _numbers(rows: pd.DataFrame, column: str, label: str, code: str, allow_missing: bool = False) -> pd.Series:
+    """Floats from a column of ERCOT's answer; text (or, unless allowed, a blank) is an error naming the report,
+    the interval and the settlement point."""
+    values = rows[column]
+    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    bad = (numbers.isna() & values.notna()) if allow_missing else numbers.isna()
+    if bad.any():
+        row = rows.iloc[int(bad.to_numpy().argmax())]
+        point = next((f" for {row[c]}" for c in ("SettlementPoint", "SettlementPointName") if c in row), "")
+        start = pd.Timestamp(row["Interval Start"]).tz_convert(MARKET_TZ)
+        problem = "is missing" if pd.isna(row[column]) else f"{row[column]!r} is not a number"
+        raise MarketDataError(
+            f"{label}: {code} {column}{point} in the interval starting {start:%Y-%m-%d %H:%M %Z} {problem}"
+        )
+    return numbers
+
+
+def _origin(frame: pd.DataFrame, code: str) -> pd.Index:
+    """Row labels naming report, delivery day, hour and point, so a validation error says where to look."""
+    repeated = frame["repeated_hour"].map({True: " (repeated)", False: ""})
+    return pd.Index(
+        f"{code} "
+        + frame["delivery_date"].dt.strftime("%Y-%m-%d")
+        + " hour ending "
+        + frame["hour_ending"].astype(str).str.zfill(2)
+        + repeated
+        + " "
+        + frame["settlement_point"].astype(str)
+    )
+
+
 def _nonempty(frames: dict[dt.date, pd.DataFrame]) -> pd.DataFrame | None:
     parts = [frames[day] for day in sorted(frames) if not frames[day].empty]
     return pd.concat(parts, ignore_index=True) if parts else None
@@ -740,9 +786,10 @@ def _dam_table(frames: dict[dt.date, pd.DataFrame], points: list[str], label: st
         return schemas.validate("dam_prices", schemas.empty("dam_prices"), label)
     rows = _latest(_points(rows, "SettlementPoint", points, label, DAM.code), ["SettlementPoint", "Interval Start"])
     frame = _keys(rows["Interval Start"]).assign(
-        settlement_point=rows["SettlementPoint"].astype(str), dam_price=rows["SettlementPointPrice"].astype("float64")
+        settlement_point=rows["SettlementPoint"].astype(str),
+        dam_price=_numbers(rows, "SettlementPointPrice", label, DAM.code),
     )
-    return finish("dam_prices", frame[schemas.DAM_COLUMNS], label)
+    return finish("dam_prices", frame[schemas.DAM_COLUMNS].set_axis(_origin(frame, DAM.code)), label)
 
 
 def _rtm_table(frames: dict[dt.date, pd.DataFrame], points: list[str], label: str) -> pd.DataFrame:
@@ -752,6 +799,7 @@ def _rtm_table(frames: dict[dt.date, pd.DataFrame], points: list[str], label: st
     rows = rows[~rows["SettlementPointType"].isin(ENERGY_WEIGHTED)]
     rows = _points(rows, "SettlementPointName", points, label, RTM.code)
     rows = _latest(rows, ["SettlementPointName", "Interval Start"])
+    rows = rows.assign(SettlementPointPrice=_numbers(rows, "SettlementPointPrice", label, RTM.code))
     hours = (
         rows.groupby([rows["SettlementPointName"].astype(str), rows["Interval Start"].dt.floor("h")])[
             "SettlementPointPrice"
@@ -766,14 +814,19 @@ def _rtm_table(frames: dict[dt.date, pd.DataFrame], points: list[str], label: st
     frame = _keys(hours["Interval Start"]).assign(
         settlement_point=hours["SettlementPointName"], rtm_price=hours["mean"].astype("float64")
     )
-    return finish("rtm_prices", frame[schemas.RTM_COLUMNS], label)
+    return finish("rtm_prices", frame[schemas.RTM_COLUMNS].set_axis(_origin(frame, RTM.code)), label)
 
 
-def _forecast_rows(frames: dict[dt.date, pd.DataFrame], columns: dict[str, str]) -> pd.DataFrame | None:
+def _forecast_rows(
+    frames: dict[dt.date, pd.DataFrame], columns: dict[str, str], label: str, code: str
+) -> pd.DataFrame | None:
+    """One row per (interval, posting) with the driver_forecasts columns; a blank is a value the posting lacks."""
     rows = _nonempty(frames)
     if rows is None:
         return None
-    values = rows[list(columns)].apply(pd.to_numeric, errors="coerce").astype("float64").rename(columns=columns)
+    values = pd.DataFrame(
+        {new: _numbers(rows, old, label, code, allow_missing=True) for old, new in columns.items()}, index=rows.index
+    )
     return pd.concat(
         [
             rows["Interval Start"].rename("timestamp_utc"),
@@ -810,9 +863,9 @@ def _forecast_table(
     parts = [
         rows
         for rows in (
-            _forecast_rows(wind, WIND_COLUMNS),
-            _forecast_rows(solar, SOLAR_COLUMNS),
-            _forecast_rows(_in_use(load, label), LOAD_COLUMNS),
+            _forecast_rows(wind, WIND_COLUMNS, label, WIND.code),
+            _forecast_rows(solar, SOLAR_COLUMNS, label, SOLAR.code),
+            _forecast_rows(_in_use(load, label), LOAD_COLUMNS, label, LOAD.code),
         )
         if rows is not None
     ]

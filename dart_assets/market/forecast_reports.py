@@ -123,13 +123,14 @@ def read_folder(folder: str | Path, start: dt.date, end: dt.date) -> pd.DataFram
     """driver_forecasts for delivery dates start..end from every forecast posting in the folder; None when it holds
     no forecast report. Rows from overlapping files (a posting saved twice) are read once; the same posting with
     different values is an error naming both files."""
+    ercot.check_range(start, end, str(folder))
     found = [(report, path) for report in REPORTS for path in ercot.find_files(folder, report, SUFFIXES)]
     if not found:
         return None
     parts = [
         _rows(report, raw, label, start, end, posting_time(label))
         for report, path in found
-        if _may_cover(path.name, start, end)
+        if _may_cover(str(path), start, end)
         for label, raw in ercot.report_tables(path, start, end)
     ]
     return _table(parts, str(folder))
@@ -155,9 +156,9 @@ def _central_to_utc(local: pd.Timestamp, daylight: bool) -> pd.Timestamp:
     return local.tz_localize(timeutil.MARKET_TZ, ambiguous=daylight, nonexistent="shift_forward").tz_convert("UTC")
 
 
-def _may_cover(name: str, start: dt.date, end: dt.date) -> bool:
+def _may_cover(path: str, start: dt.date, end: dt.date) -> bool:
     """False only for a file whose name says it was posted too long before start or after end to hold those days."""
-    posted = posting_time(name)
+    posted = posting_time(path)
     if posted is None:
         return True
     day = posted.tz_convert(timeutil.MARKET_TZ).tz_localize(None).normalize()
@@ -246,12 +247,17 @@ def _posted(values: pd.Series, label: str) -> pd.Series:
 
     def convert(value) -> pd.Timestamp | None:
         try:
-            stamp = pd.Timestamp(value)
-        except (ValueError, TypeError):
+            if isinstance(value, str):  # ISO 8601 only: pd.Timestamp reads "02:00" as today and "0" as 1970
+                stamp = pd.to_datetime(value.strip(), format="ISO8601")
+            elif isinstance(value, dt.datetime):  # pd.Timestamp is one
+                stamp = pd.Timestamp(value)
+            else:
+                return None
+            if pd.isna(stamp):
+                return None
+            return _central_to_utc(stamp, daylight=False) if stamp.tz is None else stamp.tz_convert("UTC")
+        except (ValueError, TypeError, OverflowError):  # OutOfBoundsDatetime is a ValueError
             return None
-        if pd.isna(stamp):
-            return None
-        return _central_to_utc(stamp, daylight=False) if stamp.tz is None else stamp.tz_convert("UTC")
 
     if pd.api.types.is_datetime64_any_dtype(values):  # Parquet: typed, NaT where missing
         values = values.astype(object).where(values.notna(), None)

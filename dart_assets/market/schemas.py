@@ -168,13 +168,16 @@ def validate(kind: str, frame: pd.DataFrame, source: str) -> pd.DataFrame:
         cases = exc.failure_cases.drop_duplicates(["index", "check"])
         lines = []
         for row in cases.head(8).itertuples():
-            at = f"row {row.index}" if row.index is not None and row.index == row.index else "table"
+            located = row.index is not None and row.index == row.index
+            # Readers index rows by where they came from ("<file>, row 7"); others by position.
+            at = (row.index if isinstance(row.index, str) else f"row {row.index}") if located else "table"
             what = f"column {row.column!r}: " if row.schema_context == "Column" else ""
-            value = (
-                f", value {row.failure_case!r}"
-                if row.schema_context == "Column"
-                else (f" {row.failure_case!r}" if at == "table" else "")
-            )
+            if row.schema_context == "Column":
+                value = f", value {row.failure_case!r}"
+            elif located:
+                value = _checked_value(frame, row.index, str(row.check))
+            else:
+                value = f" {row.failure_case!r}"
             check = (
                 "duplicate " + "/".join(UNIQUE_KEYS[kind]) if row.check == "multiple_fields_uniqueness" else row.check
             )
@@ -182,3 +185,12 @@ def validate(kind: str, frame: pd.DataFrame, source: str) -> pd.DataFrame:
         raise MarketDataError(
             f"{source}: {kind} failed validation ({len(cases)} problem(s)):\n  " + "\n  ".join(lines)
         ) from None
+
+
+def _checked_value(frame: pd.DataFrame, index, check: str) -> str:
+    """', value <v>' for a table-wide check named after the column it tests (e.g. the offer-cap check)."""
+    column = next((c for c in frame.columns if check.startswith(f"{c} ")), None)
+    if column is None or index not in frame.index:
+        return ""
+    value = frame.loc[[index], column].iloc[0]
+    return f", value {value.item() if hasattr(value, 'item') else value!r}"

@@ -16,7 +16,16 @@ from typing import Any
 import pandas as pd
 
 from dart_assets.market import schemas, timeutil
-from dart_assets.market.ercot import csv_cells, fail_first, finish, parquet_cells, parse_numbers, select_points
+from dart_assets.market.ercot import (
+    check_range,
+    csv_cells,
+    fail_first,
+    finish,
+    parquet_cells,
+    parse_numbers,
+    require_rows,
+    select_points,
+)
 from dart_assets.market.schemas import (
     DAM_COLUMNS,
     DRIVER_ACTUALS,
@@ -48,8 +57,10 @@ def read_table(path: str | Path, start: dt.date, end: dt.date, points: list[str]
     """
     path = Path(path)
     label = str(path)
+    check_range(start, end, label)
     raw = _cells(path)
     _check_columns(raw, label)
+    require_rows(raw, label)
     timestamps = _timestamps(raw["timestamp_utc"], label, "timestamp_utc", on_the_hour=True)
     rows = pd.concat([timestamps.rename("timestamp_utc"), timeutil.from_utc(timestamps)], axis=1)
     rows["settlement_point"] = raw["settlement_point"].astype(str).str.strip()
@@ -80,9 +91,9 @@ def _cells(path: Path) -> pd.DataFrame:
         raise MarketDataError(f"{path}: tidy table not found")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return csv_cells(path)
+        return csv_cells(path, str(path))
     if suffix in (".parquet", ".pq"):
-        return parquet_cells(path)
+        return parquet_cells(path, str(path))
     raise MarketDataError(f"{path}: a tidy table must be .csv or .parquet")
 
 
@@ -99,11 +110,13 @@ def _check_columns(raw: pd.DataFrame, label: str) -> None:
 
 
 def _timestamps(values: pd.Series, label: str, column: str, on_the_hour: bool) -> pd.Series:
-    """UTC times from datetimes or ISO 8601 text; naive values mean UTC."""
+    """UTC times from datetimes or ISO 8601 text; naive values mean UTC. Numbers are not times (pandas would read
+    them as nanoseconds since 1970)."""
     if pd.api.types.is_datetime64_any_dtype(values):
         stamps = values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
     else:
-        stamps = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
+        times = values.map(lambda v: v if isinstance(v, (str, dt.datetime)) else None).astype(object)
+        stamps = pd.to_datetime(times, utc=True, format="ISO8601", errors="coerce")
     fail_first(
         values,
         stamps.isna(),

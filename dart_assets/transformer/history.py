@@ -87,7 +87,9 @@ def read_sensor_csv(path: str | Path) -> pd.DataFrame:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     except FileNotFoundError:
         raise fail("file not found") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+    except pd.errors.EmptyDataError:
+        raise fail("empty file: no header and no readings") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise fail(f"not a readable CSV ({exc})") from None
     raw.columns = [str(c).strip() for c in raw.columns]
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
