@@ -6,8 +6,8 @@ Runs `dagster asset materialize --select dam_prices,rtm_prices,system_conditions
 fresh Dagster home, three ways:
   - default: the local (SQLite) instance in a temp folder on disk, as a user's first run;
   - subset planned events: the same with DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1 (Dagster then records one
-    planned event per asset instead of one per partition; its trade-off: partitions are not marked failed if the
-    run fails; PostgreSQL-backed instances do this by default);
+    planned event per asset instead of one per partition; Dagster's trade-off: partitions are not marked failed
+    if the run fails);
   - tmpfs: the default, with the Dagster home on /dev/shm (no disk flush per event), where there is one.
 Phases from the run's own log: before RUN_START (loading the code location, creating the run and its planned
 events), the step (reading, validating, checking, writing 1,096 files and their materialization events), after.

@@ -4,7 +4,6 @@ how the decision time moves them, and the forecast sensor waiting for its inputs
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -225,14 +224,10 @@ class Desk:
 
 
 @pytest.fixture
-def desk(tmp_path) -> Iterator[Desk]:
-    # The instance's SQLite files on tmpfs where there is one: the same storage without a slow disk's fsync per
-    # event (a one-day market run: ~1 s instead of 4-7 s on the reference machine's disk).
-    shm = Path("/dev/shm")
-    with tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else tmp_path) as home:
-        desk = Desk(Path(home), tmp_path / "storage")
-        with desk.instance:  # disposed before its folder goes
-            yield desk
+def desk(instance_dir, tmp_path) -> Iterator[Desk]:
+    desk = Desk(instance_dir, tmp_path / "storage")
+    with desk.instance:  # disposed before its folder goes
+        yield desk
 
 
 def test_market_materializations_record_when_the_source_was_read(desk):

@@ -192,17 +192,22 @@ def _storage_with_forecasts(trained_graph, root, error: float, rtm_days: list[st
     return root
 
 
+def on_storage(trained_graph, storage, asset: str, day: str = "2025-03-10") -> dg.ExecuteInProcessResult:
+    """Materialize one partition of `asset` from another storage folder, on a fresh instance."""
+    return trained_graph.materialize(
+        dg.AssetSelection.assets(asset),
+        partition_key=day,
+        settings=trained_graph.settings(storage=str(storage)),
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+
+
 @pytest.mark.parametrize(("error", "drifted"), [(100.0, True), (0.5, False)])
 def test_no_drift_check_fails_for_a_bad_model_and_passes_for_a_good_one(
     trained_graph, backfill, tmp_path, error, drifted
 ):
     storage = _storage_with_forecasts(trained_graph, tmp_path, error)
-    result = trained_graph.materialize(
-        dg.AssetSelection.assets("forecast_accuracy"),
-        partition_key="2025-03-10",
-        settings=trained_graph.settings(storage=str(storage)),
-        instance=dg.DagsterInstance.ephemeral(),
-    )
+    result = on_storage(trained_graph, storage, "forecast_accuracy")
     assert result.success  # a WARN check does not fail the run
     meta = metadata_of(result, "forecast_accuracy")
     assert meta["mae"] == pytest.approx(error) and meta["band_coverage"] == (0.0 if drifted else 1.0)
@@ -224,12 +229,7 @@ def test_missing_actuals_is_a_clear_failure(trained_graph, backfill, tmp_path):
         match=r"2025-03-10: no complete actuals to score yet; materialize dam_prices and "
         r"rtm_prices for 2025-03-10 after the day has settled",
     ):
-        trained_graph.materialize(
-            dg.AssetSelection.assets("forecast_accuracy"),
-            partition_key="2025-03-10",
-            settings=trained_graph.settings(storage=str(storage)),
-            instance=dg.DagsterInstance.ephemeral(),
-        )
+        on_storage(trained_graph, storage, "forecast_accuracy")
 
 
 def test_accuracy_window_covers_the_drift_window():
@@ -256,9 +256,4 @@ def test_an_empty_d_minus_1_rtm_partition_fails_naming_the_day_and_table(trained
         match=r"^rtm_prices for 2025-03-09 is missing \(0 of 7 hours, HB_HOUSTON, HB_NORTH\): D-1's RTM hours "
         r"published before 09:00 Central is needed to forecast 2025-03-10$",
     ):
-        trained_graph.materialize(
-            dg.AssetSelection.assets("dart_forecast"),
-            partition_key="2025-03-10",
-            settings=trained_graph.settings(storage=str(tmp_path)),
-            instance=dg.DagsterInstance.ephemeral(),
-        )
+        on_storage(trained_graph, tmp_path, "dart_forecast")
