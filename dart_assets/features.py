@@ -29,6 +29,7 @@ from dart_assets.market import schemas
 from dart_assets.market.timeutil import (
     DEFAULT_DECISION_TIME,
     check_decision_time,
+    day_ranges,
     decision_times_utc,
     ercot_holidays,
     range_hours,
@@ -481,9 +482,13 @@ def training_rows(table: pd.DataFrame, gaps: pd.DataFrame) -> tuple[pd.DataFrame
         f"{day:%Y-%m-%d}": sorted({f"{g.table} {g.day:%Y-%m-%d}" for g in rows.itertuples()})
         for day, rows in gaps.groupby("delivery_date")
     }
+    kept_days = table.loc[keep, "delivery_date"]
     summary = {
         "rows": len(table),
         "rows_kept": int(keep.sum()),
+        "days_kept": int(kept_days.nunique()),
+        "first_day": str(kept_days.min().date()) if keep.any() else None,
+        "last_day": str(kept_days.max().date()) if keep.any() else None,
         "rows_without_target": int(no_target.sum()),
         "rows_missing_inputs": int((~no_target & missing).sum()),
         "days_without_target": without_target,
@@ -495,3 +500,51 @@ def training_rows(table: pd.DataFrame, gaps: pd.DataFrame) -> tuple[pd.DataFrame
             f"and the rest lack key inputs, e.g. {describe_gap(gaps.iloc[0]) if len(gaps) else 'none'}"
         )
     return table[keep].reset_index(drop=True), summary
+
+
+def left_out_days(table: pd.DataFrame, gaps: pd.DataFrame) -> pd.DataFrame:
+    """Why each delivery day's rows that `training_rows` drops were dropped: one row per run of consecutive days
+    with the same reason (`days`, `rows` left out, `why`), for the UI.
+
+    A day whose hours have no target says which price is absent; a day that lacks a key input names the input, its
+    day, the hours it has and what it is needed for, and the points when not every point lacks it.
+    """
+    points = sorted(table["settlement_point"].unique())
+    no_target = table[TARGET].isna()
+    missing = table.set_index(["delivery_date", "settlement_point"]).index.isin(
+        gaps.set_index(["delivery_date", "settlement_point"]).index
+    )
+    reasons = []
+    for day, rows in table.groupby("delivery_date"):
+        target = no_target[rows.index]
+        dropped = int((target | missing[rows.index]).sum())
+        if not dropped:
+            continue
+        if target.all():
+            absent = [name.removesuffix("_price").upper() for name in SAME_HOUR_PRICES if rows[name].isna().all()]
+            why = (
+                f"no target: no {' and no '.join(absent)} prices"
+                if absent
+                else "no target: no hour has both a DAM and an RTM price"
+            )
+        else:
+            parts = []
+            if target.any():
+                parts.append(f"{int(target.sum())} of {len(rows)} rows without a target (DAM or RTM price absent)")
+            for (name, _, need), lacking in gaps[gaps["delivery_date"] == day].groupby(
+                ["table", "day", "need"], sort=False
+            ):
+                who = sorted(lacking["settlement_point"])
+                only = "" if who == points else f" ({', '.join(who)} only)"
+                first = lacking.iloc[0]
+                day_needed = first["day"].date()
+                parts.append(f"{need}: {name} {day_needed} has {first['present']} of {first['expected']} h{only}")
+            why = "; ".join(parts)
+        reasons.append((day, dropped, why))
+    frame = pd.DataFrame(reasons, columns=["delivery_date", "rows", "why"])
+    # Consecutive days with the same reason share a row.
+    run = ((frame["why"] != frame["why"].shift()) | (frame["delivery_date"].diff() != pd.Timedelta(days=1))).cumsum()
+    grouped = frame.groupby(run).agg(
+        days=("delivery_date", lambda d: day_ranges(d)[0]), rows=("rows", "sum"), why=("why", "first")
+    )
+    return grouped.reset_index(drop=True)

@@ -424,6 +424,56 @@ def test_gaps_are_reported_and_those_days_left_out_of_training():
     assert rows[["dam_lag_1d", "rtm_lag_2d", "rtm_last_1d", "load_forecast_mw"]].notna().all().all()
 
 
+def test_left_out_days_say_why_per_run_of_days():
+    day = pd.Timestamp("2024-05-25")
+    tables = tables_around(day)
+    first = day - pd.Timedelta(days=30)
+    dam, rtm = tables["dam_prices"], tables["rtm_prices"]
+    tables["dam_prices"] = dam[~dam.delivery_date.between(day, day + pd.Timedelta(days=1))]  # two days, no DAM
+    tables["rtm_prices"] = rtm[
+        ~((rtm.delivery_date == day + pd.Timedelta(days=4)) & (rtm.settlement_point == "HB_WEST"))
+    ]
+    days = list(pd.date_range(first, day + pd.Timedelta(days=9)))
+    table = build(tables, days=days)
+    gaps = features.gap_report(tables["dam_prices"], tables["rtm_prices"], tables["driver_forecasts"], POINTS, days)
+    why = features.left_out_days(table, gaps)
+    assert why.to_dict("records") == [
+        {
+            "days": "2024-04-25",
+            "rows": 48,
+            "why": "D-1's DAM (cleared on D-2): dam_prices 2024-04-24 has 0 of 24 h; D-2's settled RTM: rtm_prices "
+            "2024-04-23 has 0 of 24 h; D-1's RTM hours published before 09:00 Central: rtm_prices 2024-04-24 has 0 "
+            "of 8 h",
+        },
+        {"days": "2024-04-26", "rows": 48, "why": "D-2's settled RTM: rtm_prices 2024-04-24 has 0 of 24 h"},
+        {"days": "2024-05-25..2024-05-26", "rows": 96, "why": "no target: no DAM prices"},
+        {"days": "2024-05-27", "rows": 48, "why": "D-1's DAM (cleared on D-2): dam_prices 2024-05-26 has 0 of 24 h"},
+        {
+            "days": "2024-05-29",
+            "rows": 24,
+            "why": "24 of 48 rows without a target (DAM or RTM price absent)",
+        },
+        {
+            "days": "2024-05-30",
+            "rows": 24,
+            "why": "D-1's RTM hours published before 09:00 Central: rtm_prices 2024-05-29 has 0 of 8 h (HB_WEST only)",
+        },
+        {
+            "days": "2024-05-31",
+            "rows": 24,
+            "why": "D-2's settled RTM: rtm_prices 2024-05-29 has 0 of 24 h (HB_WEST only)",
+        },
+    ]
+    rows, summary = features.training_rows(table, gaps)
+    assert summary["rows"] - summary["rows_kept"] == why["rows"].sum()
+    kept = sorted(rows.delivery_date.unique())
+    assert (summary["days_kept"], summary["first_day"], summary["last_day"]) == (
+        len(kept),
+        str(kept[0].date()),
+        str(kept[-1].date()),
+    )
+
+
 def test_nothing_to_train_on_is_a_clear_error():
     tables = tables_around(pd.Timestamp("2024-05-25"))
     table = build(tables, days=[pd.Timestamp("2024-05-25")])

@@ -47,6 +47,18 @@ def hours_in_day(day: dt.date | str | pd.Timestamp) -> int:
     return len(day_hours(day))
 
 
+def day_ranges(days) -> list[str]:
+    """Delivery days as runs of consecutive days, for messages: ["2024-03-11..2024-03-16", "2024-04-02"]."""
+    ordered = sorted({pd.Timestamp(d).normalize() for d in days})
+    runs: list[list[pd.Timestamp]] = []
+    for day in ordered:
+        if runs and day - runs[-1][-1] == pd.Timedelta(days=1):
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return [f"{r[0].date()}..{r[-1].date()}" if len(r) > 1 else f"{r[0].date()}" for r in runs]
+
+
 def to_utc(delivery_date: pd.Series, hour_ending: pd.Series, repeated_hour: pd.Series) -> pd.Series:
     """UTC hour beginning for vectors of ERCOT delivery date, hour ending (1..24) and repeated flag.
 

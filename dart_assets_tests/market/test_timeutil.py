@@ -137,3 +137,13 @@ def test_ercot_holidays_are_the_nerc_set_with_observed_days():
         assert dt.date.fromisoformat(holiday) in days, holiday
     for not_holiday in ["2024-01-15", "2024-06-19", "2024-11-11", "2024-07-05"]:  # MLK, Juneteenth, Veterans
         assert dt.date.fromisoformat(not_holiday) not in days, not_holiday
+
+
+def test_day_ranges_compress_consecutive_days():
+    days = ["2024-03-13", "2024-03-11", "2024-03-12", "2024-03-20", "2024-02-29", "2024-03-01", "2024-03-12"]
+    assert timeutil.day_ranges(pd.to_datetime(days)) == [
+        "2024-02-29..2024-03-01",
+        "2024-03-11..2024-03-13",
+        "2024-03-20",
+    ]
+    assert timeutil.day_ranges([]) == []

@@ -10,6 +10,7 @@ from dart_assets.defs.dart.partitions import build_partitions
 from dart_assets.defs.dart.promotion import PromotionGate, promoted_model, rmse_gate
 from dart_assets.defs.dart.training import build_model_assets
 from dart_assets.defs.resources.azureml import AzureMLConfig
+from dart_assets.defs.resources.clock import Clock
 from dart_assets.defs.resources.market_source import MarketDataSource
 from dart_assets.defs.resources.training_launcher import TrainingLauncher
 from dart_assets.settings import Settings
@@ -23,7 +24,7 @@ def build_dart_defs(settings: Settings) -> dg.Definitions:
     )
     assets_and_resources = dg.Definitions(
         assets=[
-            build_market_data(days.market, freshness(rhythm.market_deadline)),
+            build_market_data(days.market, freshness(rhythm.market_deadline), settings.decision_time),
             build_hourly_features(settings.decision_time),
             *build_model_assets(settings.execution),
             promoted_model,
@@ -33,6 +34,7 @@ def build_dart_defs(settings: Settings) -> dg.Definitions:
         asset_checks=[rmse_gate],
         resources={
             "market_source": _market_source(settings),
+            "clock": Clock(),
             "gate": PromotionGate(max_test_rmse=settings.gate_max_test_rmse, min_mae_skill=settings.gate_min_skill),
             "launcher": TrainingLauncher(
                 mode=settings.execution,

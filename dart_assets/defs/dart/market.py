@@ -7,6 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from dart_assets import features
+from dart_assets.defs.resources.clock import Clock
 from dart_assets.defs.resources.market_source import MarketDataSource
 from dart_assets.market import quality
 
@@ -18,6 +19,9 @@ MARKET_TABLES = {
     "posting time; features use the latest posting at or before the decision time.",
 }
 CHECK_SEVERITY = {True: dg.AssetCheckSeverity.ERROR, False: dg.AssetCheckSeverity.WARN}
+# Materialization metadata: when the run read its source (UTC). A table holds what was published by then; the
+# forecast sensor compares it with the decision time.
+AS_OF = "data_as_of_utc"
 
 
 def _check_specs() -> list[dg.AssetCheckSpec]:
@@ -28,8 +32,11 @@ def _check_specs() -> list[dg.AssetCheckSpec]:
     ]
 
 
-def build_market_data(days: dg.PartitionsDefinition, freshness: dg.FreshnessPolicy) -> dg.AssetsDefinition:
-    """The four market tables, one partition per delivery day; a range of days is one run."""
+def build_market_data(
+    days: dg.PartitionsDefinition, freshness: dg.FreshnessPolicy, decision_time: dt.time
+) -> dg.AssetsDefinition:
+    """The four market tables, one partition per delivery day; a range of days is one run. A day without data is
+    an empty partition whose no_missing_days check fails (ERROR, not blocking: the rest of the range is stored)."""
 
     @dg.multi_asset(
         outs={
@@ -49,25 +56,36 @@ def build_market_data(days: dg.PartitionsDefinition, freshness: dg.FreshnessPoli
         can_subset=True,
         name="market_data",
     )
-    def market_data(context: dg.AssetExecutionContext, market_source: MarketDataSource):
-        """Read every selected market table for the run's delivery days once, validate, and check its quality."""
-        yield from _read_and_check(context, market_source)
+    def market_data(context: dg.AssetExecutionContext, market_source: MarketDataSource, clock: Clock):
+        """Read every selected market table for the run's delivery days once, validate, and check its quality
+        against what can be published by the time of the read."""
+        yield from _read_and_check(context, market_source, clock.now(), decision_time)
 
     return market_data
 
 
-def _read_and_check(context: dg.AssetExecutionContext, market_source: MarketDataSource) -> Iterator:
+def _read_and_check(
+    context: dg.AssetExecutionContext, market_source: MarketDataSource, as_of: pd.Timestamp, decision_time: dt.time
+) -> Iterator:
     window = context.partition_time_window
     start = pd.Timestamp(window.start.date())
     end = pd.Timestamp(window.end.date()) - pd.Timedelta(days=1)
-    context.log.info(f"reading {market_source.label} for {start.date()}..{end.date()}")
+    context.log.info(f"reading {market_source.label} for {start.date()}..{end.date()} as of {as_of}")
     selected = [key.to_user_string() for key in context.selected_asset_keys]
     tables = market_source.read(start.date(), end.date(), tables=[n for n in MARKET_TABLES if n in selected])
     for name, frame in tables.items():
-        yield dg.Output(frame, output_name=name, metadata={"source": market_source.label})
-        if name not in quality.CHECKS:
-            continue
-        for result in quality.evaluate(name, frame, start, end):
+        yield dg.Output(frame, output_name=name, metadata={"source": market_source.label, AS_OF: as_of.isoformat()})
+        results = quality.evaluate(
+            name,
+            frame,
+            start,
+            end,
+            points=list(market_source.settlement_points),
+            source=market_source.label,
+            as_of=as_of,
+            decision_time=decision_time,
+        )
+        for result in results:
             if dg.AssetCheckKey(dg.AssetKey(name), result.check) in context.selected_asset_check_keys:
                 yield dg.AssetCheckResult(
                     asset_key=name,
@@ -99,22 +117,46 @@ def build_hourly_features(decision_time: dt.time) -> dg.AssetsDefinition:
         """Hourly DART target (DAM - RTM, $/MWh) with the features a trader knows at the decision time on D-1, for
         every materialized day with a target and its key inputs; the days left out are in metadata."""
         points = market_source.settlement_points
+        # Every day from the first to the last priced day, so a day the source has no rows for (an empty
+        # partition) is listed among the left-out days instead of silently absent.
+        priced = pd.concat([dam_prices["delivery_date"], rtm_prices["delivery_date"]])
+        days = list(pd.date_range(priced.min(), priced.max(), freq="D")) if len(priced) else None
         table = features.build_features(
-            dam_prices, rtm_prices, system_conditions, points, forecasts=driver_forecasts, decision_time=decision_time
+            dam_prices,
+            rtm_prices,
+            system_conditions,
+            points,
+            days=days,
+            forecasts=driver_forecasts,
+            decision_time=decision_time,
         )
         gaps = features.gap_report(
             dam_prices, rtm_prices, driver_forecasts, points, sorted(table["delivery_date"].unique()), decision_time
         )
+        left_out_days = features.left_out_days(table, gaps)
         table, left_out = features.training_rows(table, gaps)
-        context.add_output_metadata(_features_metadata(table, points, decision_time, left_out))
+        context.add_output_metadata(_features_metadata(table, points, decision_time, left_out, left_out_days))
         return table
 
     return hourly_features
 
 
-def _features_metadata(table: pd.DataFrame, points: list[str], decision_time: dt.time, left_out: dict) -> dict:
+def _features_metadata(
+    table: pd.DataFrame, points: list[str], decision_time: dt.time, left_out: dict, left_out_days: pd.DataFrame
+) -> dict:
+    """The rows and days every model trains on, and the left-out days with their reasons (a table in the UI)."""
     dart = table[features.TARGET]
+    why = (
+        left_out_days.rename(columns={"days": "delivery days", "rows": "rows left out"}).to_markdown(index=False)
+        if len(left_out_days)
+        else "No day left out."
+    )
     return {
+        "training_rows": left_out["rows_kept"],
+        "training_days": left_out["days_kept"],
+        "first_day": left_out["first_day"],
+        "last_day": left_out["last_day"],
+        "left_out_days": dg.MetadataValue.md(why),
         "feature_columns": dg.MetadataValue.json(features.feature_columns(table)),
         "settlement_points": dg.MetadataValue.json(list(points)),
         "decision_time_central": decision_time.strftime("%H:%M"),

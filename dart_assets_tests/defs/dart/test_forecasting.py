@@ -9,6 +9,7 @@ import pytest
 from dart_assets import forecasting
 from dart_assets.common import registry
 from dart_assets.defs import build_defs
+from dart_assets.market import schemas
 from dart_assets.market.timeutil import hours_in_day
 from dart_assets.ml import MODEL_NAME
 from dart_assets.settings import Settings
@@ -191,17 +192,22 @@ def _storage_with_forecasts(trained_graph, root, error: float, rtm_days: list[st
     return root
 
 
+def on_storage(trained_graph, storage, asset: str, day: str = "2025-03-10") -> dg.ExecuteInProcessResult:
+    """Materialize one partition of `asset` from another storage folder, on a fresh instance."""
+    return trained_graph.materialize(
+        dg.AssetSelection.assets(asset),
+        partition_key=day,
+        settings=trained_graph.settings(storage=str(storage)),
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+
+
 @pytest.mark.parametrize(("error", "drifted"), [(100.0, True), (0.5, False)])
 def test_no_drift_check_fails_for_a_bad_model_and_passes_for_a_good_one(
     trained_graph, backfill, tmp_path, error, drifted
 ):
     storage = _storage_with_forecasts(trained_graph, tmp_path, error)
-    result = trained_graph.materialize(
-        dg.AssetSelection.assets("forecast_accuracy"),
-        partition_key="2025-03-10",
-        settings=trained_graph.settings(storage=str(storage)),
-        instance=dg.DagsterInstance.ephemeral(),
-    )
+    result = on_storage(trained_graph, storage, "forecast_accuracy")
     assert result.success  # a WARN check does not fail the run
     meta = metadata_of(result, "forecast_accuracy")
     assert meta["mae"] == pytest.approx(error) and meta["band_coverage"] == (0.0 if drifted else 1.0)
@@ -223,12 +229,7 @@ def test_missing_actuals_is_a_clear_failure(trained_graph, backfill, tmp_path):
         match=r"2025-03-10: no complete actuals to score yet; materialize dam_prices and "
         r"rtm_prices for 2025-03-10 after the day has settled",
     ):
-        trained_graph.materialize(
-            dg.AssetSelection.assets("forecast_accuracy"),
-            partition_key="2025-03-10",
-            settings=trained_graph.settings(storage=str(storage)),
-            instance=dg.DagsterInstance.ephemeral(),
-        )
+        on_storage(trained_graph, storage, "forecast_accuracy")
 
 
 def test_accuracy_window_covers_the_drift_window():
@@ -239,3 +240,20 @@ def test_accuracy_window_covers_the_drift_window():
         for m in [forecast_accuracy.get_partition_mapping(key)]
     }
     assert windows == {"dart_forecast": (-13, 0), "dam_prices": (-13, 0), "rtm_prices": (-13, 0)}
+
+
+def test_an_empty_d_minus_1_rtm_partition_fails_naming_the_day_and_table(trained_graph, tmp_path):
+    """A gap day stored as an empty partition: the forecast refuses to run on it instead of forecasting on NaN lags."""
+    for name in ("dam_prices", "system_conditions", "driver_forecasts"):
+        (tmp_path / name).symlink_to(trained_graph.storage / name)
+    (tmp_path / "rtm_prices").mkdir()
+    for day in pd.date_range("2025-02-20", "2025-03-08"):
+        name = f"{day.date()}.parquet"
+        (tmp_path / "rtm_prices" / name).symlink_to(trained_graph.storage / "rtm_prices" / name)
+    schemas.empty("rtm_prices").to_parquet(tmp_path / "rtm_prices" / "2025-03-09.parquet", index=False)
+    with pytest.raises(
+        dg.Failure,
+        match=r"^rtm_prices for 2025-03-09 is missing \(0 of 7 hours, HB_HOUSTON, HB_NORTH\): D-1's RTM hours "
+        r"published before 09:00 Central is needed to forecast 2025-03-10$",
+    ):
+        on_storage(trained_graph, tmp_path, "dart_forecast")

@@ -88,7 +88,7 @@ def test_a_partition_range_is_one_run_writing_a_file_per_day_with_passing_checks
     checks = result.get_asset_check_evaluations()
     expected = {(name, check) for name in TABLES for check in quality.CHECKS.get(name, {})}
     assert {(c.asset_key.to_user_string(), c.check_name) for c in checks} == expected
-    assert len(checks) == len(expected) == 11
+    assert len(checks) == len(expected) == 15
     assert all(c.passed for c in checks), [(c.check_name, c.description) for c in checks if not c.passed]
     missing = next(c for c in checks if c.asset_key == dg.AssetKey("rtm_prices") and c.check_name == "missing_hours")
     assert missing.metadata["expected_rows"].value == 3 * 24 * 2
