@@ -41,8 +41,10 @@ def repo():
 
 def tick(repo, name: str, day: str, hour: int, minute: int = 0, definitions=defs) -> list[dg.RunRequest]:
     when = dt.datetime.combine(dt.date.fromisoformat(day), dt.time(hour, minute), tzinfo=CENTRAL)
-    with dg.DagsterInstance.ephemeral() as instance:
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when, repository_def=repo)
+    with (
+        dg.DagsterInstance.ephemeral() as instance,
+        dg.build_schedule_context(instance=instance, scheduled_execution_time=when, repository_def=repo) as context,
+    ):
         return list(definitions.resolve_schedule_def(name).evaluate_tick(context).run_requests)
 
 
@@ -204,21 +206,23 @@ class Desk:
     def run_schedule(self, name: str, day: dt.date, hour: int, minute: int) -> None:
         """Execute what a schedule tick requests, at the tick's time."""
         when = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=CENTRAL)
-        context = dg.build_schedule_context(
+        # Entered and exited: the context opens its own instance from the ref, which must not outlive the test.
+        with dg.build_schedule_context(
             instance=self.instance, scheduled_execution_time=when, repository_def=self.defs.get_repository_def()
-        )
-        for request in self.defs.resolve_schedule_def(name).evaluate_tick(context).run_requests:
+        ) as context:
+            requests = self.defs.resolve_schedule_def(name).evaluate_tick(context).run_requests
+        for request in requests:
             tables = selected(request) or {"dam_prices", "rtm_prices", "system_conditions", "driver_forecasts"}
             self.load(tables, dt.date.fromisoformat(request.partition_key), when.isoformat())
 
     def evaluate(self, day: dt.date, hour: int, minute: int = 0) -> dg.SensorExecutionData:
-        context = dg.build_sensor_context(
+        with dg.build_sensor_context(
             instance=self.instance,
             cursor=self.cursor,
             resources={"clock": Clock(fixed_utc=central(day, hour, minute))},
             definitions=self.defs,
-        )
-        data = self.sensor.evaluate_tick(context)
+        ) as context:
+            data = self.sensor.evaluate_tick(context)
         self.cursor = data.cursor
         return data
 
