@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import sys
 import time
 from pathlib import Path
@@ -123,22 +124,33 @@ def summary(instance: dg.DagsterInstance, settings: Settings, forecast_day: dt.d
 
     store = _mlflow()
     client = store.client()
-    lines = ["", "model        test MAE  best baseline  skill   test RMSE  P10-P90 cover", "-" * 72]
+    lines = [
+        "",
+        "model           test MAE  best baseline  skill   test RMSE  P10-P90 cover  sign acc. traded (share)",
+        "-" * 96,
+    ]
     for key in MODEL_ASSET_KEYS:
         event = instance.get_latest_materialization_event(dg.AssetKey(key))
         if event is None or event.asset_materialization is None:
             raise SystemExit(f"{key} has no materialization in {settings.dagster_home}")
         m = client.get_run(str(event.asset_materialization.metadata["mlflow_run_id"].value)).data.metrics
         lines.append(
-            f"{key:<12} {m['test_mae']:8.2f}  {m['best_baseline_test_mae']:13.2f}  {m['test_mae_skill']:6.1%}"
+            f"{key:<15} {m['test_mae']:8.2f}  {m['best_baseline_test_mae']:13.2f}  {m['test_mae_skill']:6.1%}"
             f"  {m['test_rmse']:9.2f}  {m['test_p10_p90_coverage']:12.1%}"
+            f"  {m.get('test_sign_accuracy_traded', math.nan):16.1%} ({m.get('test_traded_share', math.nan):.0%})"
         )
     champion = registry.champion(client, MODEL_NAME)
+    fallback = registry.by_alias(client, MODEL_NAME, registry.FALLBACK)
     lines.append("")
     lines.append(
         f"champion: {MODEL_NAME} v{champion.version} ({champion.tags.get('source_asset')})"
         if champion
         else "champion: none (the rmse_gate did not pass)"
+        + (
+            f"; the forecast serves the fallback v{fallback.version} ({fallback.tags.get('source_asset')})"
+            if fallback
+            else ""
+        )
     )
     forecast = Path(settings.storage).resolve() / "dart_forecast" / f"{forecast_day}.parquet"
     lines.append(f"forecast for {forecast_day}: {forecast}")

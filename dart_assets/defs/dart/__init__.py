@@ -33,7 +33,11 @@ def build_dart_defs(settings: Settings) -> dg.Definitions:
         asset_checks=[rmse_gate],
         resources={
             "market_source": _market_source(settings),
-            "gate": PromotionGate(max_test_rmse=settings.gate_max_test_rmse, min_mae_skill=settings.gate_min_skill),
+            "gate": PromotionGate(
+                max_test_rmse=settings.gate_max_test_rmse,
+                min_mae_skill=settings.gate_min_skill,
+                min_point_skill=settings.gate_min_point_skill,
+            ),
             "launcher": TrainingLauncher(
                 mode=settings.execution,
                 storage=settings.storage,
