@@ -2,7 +2,7 @@
 
 dart-assets quickstart            materialize the whole graph on the built-in data and print a summary
 dart-assets rollback [--model M]  point `champion` back at `previous` (run it again to undo)
-dart-assets champion [--model M]  show the registry's champion and previous versions
+dart-assets champion [--model M]  show the registry's champion, previous and fallback versions
 """
 
 from __future__ import annotations
@@ -176,7 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     quick.add_argument(
         "--days", type=int, default=QUICKSTART_DAYS, help=f"delivery days of market data (default {QUICKSTART_DAYS})"
     )
-    for name, text in (("rollback", "point champion back at previous"), ("champion", "show champion and previous")):
+    for name, text in (
+        ("rollback", "point champion back at previous"),
+        ("champion", "show champion, previous and fallback"),
+    ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--model", default=MODEL_NAME, help="registered model name")
     args = parser.parse_args(argv)
@@ -199,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"{args.model}: champion is now v{new.version}, previous is v{old.version}")
         return 0
-    for alias in (registry.CHAMPION, registry.PREVIOUS):
+    for alias in (registry.CHAMPION, registry.PREVIOUS, registry.FALLBACK):
         version = registry.by_alias(client, args.model, alias)
         print(
             f"{alias:>9}: "
