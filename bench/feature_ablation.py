@@ -46,7 +46,8 @@ PARAMS = {
     "num_threads": 2,
 }
 ROUNDS, EARLY_STOP = 1000, 50
-# The feature set before decision-time work (issue 11): whole-day lags, rolling stats, calendar, system forecasts.
+# The feature set before decision-time work (issue 11): whole-day lags, rolling stats, calendar, system forecasts
+# (and `month`, no longer built since issue 12).
 OLD = [
     "hour_ending",
     "dart_lag_2d",
@@ -62,7 +63,6 @@ OLD = [
     "rtm_daily_max_2d",
     "dam_daily_mean_1d",
     "day_of_week",
-    "month",
     "is_holiday",
     "load_forecast_mw",
     "wind_forecast_mw",

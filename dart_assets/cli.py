@@ -2,13 +2,14 @@
 
 dart-assets quickstart            materialize the whole graph on the built-in data and print a summary
 dart-assets rollback [--model M]  point `champion` back at `previous` (run it again to undo)
-dart-assets champion [--model M]  show the registry's champion and previous versions
+dart-assets champion [--model M]  show the registry's champion, previous and fallback versions
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import sys
 import time
 from pathlib import Path
@@ -138,22 +139,33 @@ def summary(instance: dg.DagsterInstance, settings: Settings, forecast_day: dt.d
 
     store = _mlflow()
     client = store.client()
-    lines = ["", "model        test MAE  best baseline  skill   test RMSE  P10-P90 cover", "-" * 72]
+    lines = [
+        "",
+        "model           test MAE  best baseline  skill   test RMSE  P10-P90 cover  sign acc. traded (share)",
+        "-" * 96,
+    ]
     for key in MODEL_ASSET_KEYS:
         event = instance.get_latest_materialization_event(dg.AssetKey(key))
         if event is None or event.asset_materialization is None:
             raise SystemExit(f"{key} has no materialization in {settings.dagster_home}")
         m = client.get_run(str(event.asset_materialization.metadata["mlflow_run_id"].value)).data.metrics
         lines.append(
-            f"{key:<12} {m['test_mae']:8.2f}  {m['best_baseline_test_mae']:13.2f}  {m['test_mae_skill']:6.1%}"
+            f"{key:<15} {m['test_mae']:8.2f}  {m['best_baseline_test_mae']:13.2f}  {m['test_mae_skill']:6.1%}"
             f"  {m['test_rmse']:9.2f}  {m['test_p10_p90_coverage']:12.1%}"
+            f"  {m.get('test_sign_accuracy_traded', math.nan):16.1%} ({m.get('test_traded_share', math.nan):.0%})"
         )
     champion = registry.champion(client, MODEL_NAME)
+    fallback = registry.by_alias(client, MODEL_NAME, registry.FALLBACK)
     lines.append("")
     lines.append(
         f"champion: {MODEL_NAME} v{champion.version} ({champion.tags.get('source_asset')})"
         if champion
         else "champion: none (the rmse_gate did not pass)"
+        + (
+            f"; the forecast serves the fallback v{fallback.version} ({fallback.tags.get('source_asset')})"
+            if fallback
+            else ""
+        )
     )
     forecast = Path(settings.storage).resolve() / "dart_forecast" / f"{forecast_day}.parquet"
     lines.append(f"forecast for {forecast_day}: {forecast}")
@@ -179,7 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     quick.add_argument(
         "--days", type=int, default=QUICKSTART_DAYS, help=f"delivery days of market data (default {QUICKSTART_DAYS})"
     )
-    for name, text in (("rollback", "point champion back at previous"), ("champion", "show champion and previous")):
+    for name, text in (
+        ("rollback", "point champion back at previous"),
+        ("champion", "show champion, previous and fallback"),
+    ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--model", default=MODEL_NAME, help="registered model name")
     args = parser.parse_args(argv)
@@ -202,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"{args.model}: champion is now v{new.version}, previous is v{old.version}")
         return 0
-    for alias in (registry.CHAMPION, registry.PREVIOUS):
+    for alias in (registry.CHAMPION, registry.PREVIOUS, registry.FALLBACK):
         version = registry.by_alias(client, args.model, alias)
         print(
             f"{alias:>9}: "

@@ -17,10 +17,12 @@ import pandas as pd
 from dart_assets import features
 from dart_assets.market import schemas
 from dart_assets.market.timeutil import DEFAULT_DECISION_TIME, decision_time_utc
-from dart_assets.ml import metrics
+from dart_assets.ml import conformal, metrics
 
-# Lags and rolling windows reach back LOOKBACK_DAYS; an LSTM champion's look-back (up to 48 h) adds 3 days of rows.
-HISTORY_DAYS = features.LOOKBACK_DAYS + 3
+# The band of D reads the model's misses on days D-8..D-2 (`conformal.recent_shifts`), whose own lags and rolling
+# windows reach back LOOKBACK_DAYS further; an LSTM champion's look-back (up to 48 h) adds 3 days of rows.
+LSTM_HISTORY_DAYS = 3
+HISTORY_DAYS = features.LOOKBACK_DAYS + conformal.RECENT_FIRST_LAG_DAYS + LSTM_HISTORY_DAYS
 FORECAST_COLUMNS = [
     "timestamp_utc",
     "delivery_date",
@@ -102,10 +104,14 @@ def forecast_day(
     *,
     decision_time: dt.time = DEFAULT_DECISION_TIME,
 ) -> pd.DataFrame:
-    """The champion's P10/P50/P90 DART for every hour of `day` and point, from decision-time data only."""
+    """The served P10/P50/P90 DART for every hour of `day` and point, from decision-time data only.
+
+    The rows of D-8..D-1 go along: their known targets (settled by D's decision time) recalibrate D's band, and an
+    LSTM reads its look-back from them (23 hours per day at worst).
+    """
     day = pd.Timestamp(day).normalize()
-    # Rows before D only serve as the model's history (an LSTM's look-back; 23 hours per day at worst).
-    history_days = max(1, math.ceil(((model.metadata.get("history_hours") or 1) - 1) / 23))
+    lookback_days = math.ceil(((model.metadata.get("history_hours") or 1) - 1) / 23)
+    history_days = conformal.RECENT_FIRST_LAG_DAYS + lookback_days
     table = decision_table(dam, rtm, system, driver_forecasts, points, day, decision_time, history_days)
     wanted = model.metadata["feature_columns"]
     missing = sorted(set(wanted) - set(table.columns))

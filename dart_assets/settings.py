@@ -98,6 +98,8 @@ class Settings:
     """Central time on D-1 by which the forecast for delivery day D must exist (before the DAM closes at 10:00)."""
     gate_max_test_rmse: float = 60.0
     gate_min_skill: float = 0.02
+    gate_min_point_skill: float = -0.02
+    """Every settlement point's own test MAE skill must reach this floor (a pooled skill can hide a losing point)."""
     mlflow_tracking_uri: str | EnvSecret | None = None
     """None: a SQLite store beside the asset files (`default_mlflow_uri`)."""
     mlflow_ui_url: str | None = None
@@ -143,6 +145,7 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         decision_time=env.decision_time("DART_DECISION_TIME"),
         gate_max_test_rmse=env.number("DART_GATE_MAX_TEST_RMSE", 60.0, 0.0, 10_000.0),
         gate_min_skill=env.number("DART_GATE_MIN_SKILL", 0.02, -1.0, 1.0),
+        gate_min_point_skill=env.number("DART_GATE_MIN_POINT_SKILL", -0.02, -1.0, 1.0),
         mlflow_tracking_uri=EnvSecret(MLFLOW_TRACKING_URI_ENV) if env.get(MLFLOW_TRACKING_URI_ENV) else None,
         mlflow_ui_url=env.get("MLFLOW_UI_URL"),
         transformer=_transformer(env),

@@ -15,7 +15,7 @@ from dart_assets.market.timeutil import decision_time_utc
 
 POINTS = ["HB_NORTH", "HB_WEST"]
 DECISION_TIMES = [dt.time(9, 0), dt.time(9, 55)]
-CALENDAR = ["hour_ending", "day_of_week", "month", "is_holiday"]
+CALENDAR = ["hour_ending", "day_of_week", "is_holiday"]
 # Delivery days around DST: D-1 or D itself a 23- or 25-hour day.
 DAYS = {
     "summer": "2024-05-25",
@@ -90,6 +90,9 @@ def test_no_feature_of_day_d_sees_past_the_decision_time(day, with_forecasts, de
     before = build(tables, decision_time=decision_time)
     columns = features.feature_columns(before)
     expected = {"dart_lag_2d", "dam_lag_1d", "dart_last_1d", "rtm_morning_change_1d", "rt_spike_hours_14d"}
+    expected |= {"dart_median_28d", "dart_q90_28d", "dart_iqr_28d", "dart_weekly_median_8w", "dart_median_56d"}
+    expected |= {"dam_1d_minus_rtm_2d", "dam_1d_minus_rtm_last_1d", "rtm_morning_max_1d", "dam_daily_std_1d"}
+    expected |= {"dart_all_hours_std_7d", "rtm_max_7d", "dart_median_7d"}
     expected |= {"load_forecast_mw", "net_load_forecast_dod_mw", "load_forecast_error_1d"} if with_forecasts else set()
     expected |= {"wind_forecast_region_mw", "net_load_forecast_region_mw"} if with_forecasts else {"load_mw_lag_1d"}
     assert expected <= set(columns)
@@ -109,6 +112,32 @@ def test_no_feature_of_day_d_sees_past_the_decision_time(day, with_forecasts, de
     known = build(perturb(tables, day, decision_time, published=True), decision_time=decision_time)
     moved = [c for c in columns if not rows_of(before, day)[c].equals(rows_of(known, day)[c])]
     assert sorted(set(columns) - set(moved)) == sorted(CALENDAR)
+
+
+@pytest.mark.parametrize("day", ["2024-05-25", "2024-11-04", "2024-03-11"], ids=["summer", "after-25h", "after-23h"])
+def test_the_same_hour_profile_reads_settled_days_only(day):
+    """dart_median_28d and the quantiles: the same hour's DART over D-2..D-29; the weekly median: D-7, ..., D-56;
+    D-1 (partly published at the decision time) never counts."""
+    day = pd.Timestamp(day)
+    tables = tables_around(day)
+    row = rows_of(build(tables), day).query("hour_ending == 20 and settlement_point == 'HB_WEST'").iloc[0]
+    dart = tables["dam_prices"].merge(tables["rtm_prices"], on=["timestamp_utc", "settlement_point"])
+    dart = dart[(dart.settlement_point == "HB_WEST") & (dart.hour_ending_x == 20)]
+    same_hour = dart.groupby("delivery_date_x").apply(
+        lambda r: (r.dam_price - r.rtm_price).mean(), include_groups=False
+    )
+    days_back = (day - same_hour.index).days
+    settled = same_hour[(days_back >= 2) & (days_back <= 29)]
+    assert len(settled) == 28
+    assert row.dart_median_28d == pytest.approx(settled.median())
+    assert row.dart_q10_28d == pytest.approx(np.percentile(settled, 10))
+    assert row.dart_iqr_28d == pytest.approx(np.percentile(settled, 75) - np.percentile(settled, 25))
+    weekly = same_hour[np.isin(days_back, [7, 14, 21, 28])]  # 30 days of data: four of the eight weeks
+    assert row.dart_weekly_median_8w == pytest.approx(weekly.median())
+    # What makes the anchor the models boost from (ml.dataset.ANCHOR_COLUMN).
+    from dart_assets.ml.dataset import ANCHOR_COLUMN
+
+    assert ANCHOR_COLUMN == "dart_median_28d"
 
 
 def last_published_hour(decision_time: dt.time) -> int:
@@ -355,7 +384,7 @@ def test_holidays_are_flagged():
     thanksgiving = build(synthetic.generate("2024-11-28", "2024-11-29", POINTS))
     assert thanksgiving.groupby("delivery_date").is_holiday.max().tolist() == [1, 0]
     row = table.iloc[0]
-    assert (row.day_of_week, row.month) == (pd.Timestamp("2024-07-03").dayofweek, 7)
+    assert row.day_of_week == pd.Timestamp("2024-07-03").dayofweek and "month" not in table
 
 
 def test_a_day_without_prices_yet_has_features_and_no_target():

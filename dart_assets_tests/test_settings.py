@@ -37,7 +37,7 @@ def test_defaults_run_on_the_built_in_generator():
     assert settings.storage == ".dart/storage" and settings.storage_is_local
     assert settings.execution == "local" and settings.azureml is None
     assert settings.decision_time == dt.time(9, 0)
-    assert (settings.gate_max_test_rmse, settings.gate_min_skill) == (60.0, 0.02)
+    assert (settings.gate_max_test_rmse, settings.gate_min_skill, settings.gate_min_point_skill) == (60.0, 0.02, -0.02)
     assert settings.mlflow_tracking_uri is None and settings.mlflow_ui_url is None
     assert settings.default_mlflow_uri == f"sqlite:///{Path('.dart/storage').resolve() / 'mlflow.db'}"
     assert settings.transformer == TransformerSettings(
@@ -54,6 +54,7 @@ def test_values_are_normalised(tmp_path):
             "DART_SETTLEMENT_POINTS": " hb_west , LZ_Houston,",
             "DART_START_DATE": "2024-02-29",
             "DART_GATE_MIN_SKILL": "-0.5",
+            "DART_GATE_MIN_POINT_SKILL": " -0.1 ",
             "DART_STORAGE": "abfss://dart@account.dfs.core.windows.net/assets",
             "DART_DECISION_TIME": " 8:30 ",
             "MLFLOW_UI_URL": "http://127.0.0.1:5000",
@@ -63,7 +64,7 @@ def test_values_are_normalised(tmp_path):
     assert settings.data_source == "table" and settings.data_path == str(tmp_path)
     assert settings.settlement_points == ("HB_WEST", "LZ_HOUSTON")
     assert settings.start_date == "2024-02-29"
-    assert settings.gate_min_skill == -0.5
+    assert settings.gate_min_skill == -0.5 and settings.gate_min_point_skill == -0.1
     assert settings.decision_time == dt.time(8, 30)
     assert not settings.storage_is_local
     assert settings.default_mlflow_uri == f"sqlite:///{Path('.dart/storage').resolve() / 'mlflow.db'}"
@@ -158,6 +159,8 @@ def test_azure_variables_are_not_read_in_local_mode():
         ),
         ({"DART_GATE_MIN_SKILL": "two percent"}, r"DART_GATE_MIN_SKILL='two percent' is not a number"),
         ({"DART_GATE_MIN_SKILL": "1.5"}, r"DART_GATE_MIN_SKILL='1.5' is outside -1\.\.1"),
+        ({"DART_GATE_MIN_POINT_SKILL": "-2"}, r"DART_GATE_MIN_POINT_SKILL='-2' is outside -1\.\.1"),
+        ({"DART_GATE_MIN_POINT_SKILL": "low"}, r"DART_GATE_MIN_POINT_SKILL='low' is not a number"),
         ({"DART_GATE_MAX_TEST_RMSE": "-1"}, r"DART_GATE_MAX_TEST_RMSE='-1' is outside 0\.\.10000"),
         ({"DART_STORAGE": "  "}, r"DART_STORAGE is empty"),
         (

@@ -13,6 +13,9 @@ from mlflow.exceptions import MlflowException
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
+FALLBACK = "fallback"
+"""The naive forecaster the morning run serves while no model has ever passed the gate (DART domain)."""
+ROLE_TAG = "role"
 
 
 def champion(client: MlflowClient, model_name: str) -> ModelVersion | None:
@@ -31,14 +34,8 @@ def promote(
     client: MlflowClient, model_name: str, source_uri: str, run_id: str, tags: Mapping[str, object]
 ) -> ModelVersion:
     """Register `source_uri` as a new version and make it the champion; the old champion becomes `previous`."""
-    try:
-        client.get_registered_model(model_name)
-    except MlflowException:
-        client.create_registered_model(model_name, description="Promoted by the dart-assets Dagster graph")
     old = champion(client, model_name)
-    version = client.create_model_version(
-        model_name, source_uri, run_id=run_id, tags={k: str(v) for k, v in tags.items()}
-    )
+    version = _register(client, model_name, source_uri, run_id, tags)
     if old is not None:
         client.set_registered_model_alias(model_name, PREVIOUS, old.version)
     client.set_registered_model_alias(model_name, CHAMPION, version.version)
@@ -53,3 +50,27 @@ def rollback(client: MlflowClient, model_name: str) -> tuple[ModelVersion, Model
     client.set_registered_model_alias(model_name, CHAMPION, before.version)
     client.set_registered_model_alias(model_name, PREVIOUS, current.version)
     return client.get_model_version(model_name, before.version), client.get_model_version(model_name, current.version)
+
+
+def set_fallback(
+    client: MlflowClient, model_name: str, source_uri: str, run_id: str, tags: Mapping[str, object]
+) -> ModelVersion:
+    """Register `source_uri` under the `fallback` alias alone (tagged role=fallback; champion and previous do not
+    move), unless the alias already points at a version of `run_id`; returns the fallback version."""
+    current = by_alias(client, model_name, FALLBACK)
+    if current is not None and current.run_id == run_id:
+        return current
+    version = _register(client, model_name, source_uri, run_id, {**tags, ROLE_TAG: FALLBACK})
+    client.set_registered_model_alias(model_name, FALLBACK, version.version)
+    return client.get_model_version(model_name, version.version)
+
+
+def _register(
+    client: MlflowClient, model_name: str, source_uri: str, run_id: str, tags: Mapping[str, object]
+) -> ModelVersion:
+    """A new version of `model_name` (created on first use)."""
+    try:
+        client.get_registered_model(model_name)
+    except MlflowException:
+        client.create_registered_model(model_name, description="Promoted by the dart-assets Dagster graph")
+    return client.create_model_version(model_name, source_uri, run_id=run_id, tags={k: str(v) for k, v in tags.items()})

@@ -30,6 +30,7 @@ from upath import UPath
 
 from dart_assets.features import TARGET, feature_columns
 from dart_assets.ml import MODEL_NAME, families
+from dart_assets.ml.metrics import per_point_table
 from dart_assets.ml.summary import TrainingSummary
 
 EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_NAME"
@@ -111,6 +112,8 @@ def run_training(
             train_seconds=round(result.train_seconds, 2),
             feature_importance_md=None if importance is None else importance.to_markdown(index=False, floatfmt=".1f"),
             plot_png_base64=base64.b64encode(result.plot_png.read_bytes()).decode(),
+            per_point_md=per_point_table(result.metrics).to_markdown(floatfmt=".3f"),
+            serving=result.serving.to_dict(),
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -15,9 +15,10 @@ from typing import Any
 import pandas as pd
 
 from dart_assets.ml import families
-from dart_assets.ml.conformal import calibrate
 from dart_assets.ml.dataset import FeatureTransform
 from dart_assets.ml.family import ModelFamily
+from dart_assets.ml.metrics import HourOfWeekMedian
+from dart_assets.ml.serving import ServingRules, serve
 
 METADATA_FILE = "metadata.json"
 LIBRARIES = ("lightgbm", "xgboost", "torch", "pandas", "numpy", "scikit-learn", "mlflow")
@@ -36,10 +37,27 @@ class LoadedModel:
     def family(self) -> str:
         return self.metadata["family"]
 
+    @property
+    def serving(self) -> ServingRules:
+        """The serving rules stored with the model (none before they existed: the model as it is)."""
+        stored = self.metadata.get("serving")
+        return ServingRules.from_dict(stored) if stored else ServingRules.identity(self.metadata.get("band_shift", 0.0))
+
+    @property
+    def baseline(self) -> str | None:
+        """The naive baseline this forecast is, if it is one: the naive family's choice, or the anchor of a model
+        its serving rules give no weight (w = 0); None for a model's own forecast."""
+        return self.model.baseline() or self.serving.fallback
+
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Rows without metadata["history_hours"] of the point's history in `frame` get NaN: pass history rows along.
-        The P10-P90 band carries the validation calibration stored with the model."""
-        return calibrate(self.model.predict(frame), self.metadata.get("band_shift", 0.0))
+        """The served P10/P50/P90 (`serving.serve`: shrink toward the stored anchor, band from recent misses).
+
+        Rows without metadata["history_hours"] of the point's history in `frame` get NaN; the band of day D reads
+        the rows of days D-8..D-2 with a known target: pass history rows along (else the validation shift applies).
+        """
+        table = self.metadata.get("hour_of_week")
+        hour_of_week = HourOfWeekMedian.from_dict(table) if table else None
+        return serve(self.model.predict(frame), frame, self.serving, hour_of_week)
 
 
 def save_bundle(model: ModelFamily, metadata: dict[str, Any], directory: Path) -> Path:

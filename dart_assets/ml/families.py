@@ -6,9 +6,11 @@ names them. Order matters only for display (assets, tables, messages).
 
 from __future__ import annotations
 
+from dart_assets.ml.ensemble import EnsembleModel
 from dart_assets.ml.family import ModelFamily
 from dart_assets.ml.lgbm import LgbmModel
 from dart_assets.ml.lstm import LstmModel
+from dart_assets.ml.naive import NaiveModel
 from dart_assets.ml.xgb import XgbModel
 
 FAMILIES: dict[str, type[ModelFamily]] = {
@@ -17,6 +19,8 @@ FAMILIES: dict[str, type[ModelFamily]] = {
         LgbmModel,
         XgbModel,
         LstmModel,
+        EnsembleModel,
+        NaiveModel,
     )
 }
 

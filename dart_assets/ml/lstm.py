@@ -7,14 +7,16 @@ non-crossing by construction. The network and the other torch pieces are in `lst
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from dart_assets.ml.dataset import TARGET, FeatureTransform, Windows, build_windows, quantile_frame
+from dart_assets.ml.dataset import ANCHOR_WEIGHT, TARGET, FeatureTransform, anchor, build_windows, quantile_frame
 from dart_assets.ml.family import FamilyFit, ModelFamily, Progress
 
 if TYPE_CHECKING:
@@ -22,6 +24,11 @@ if TYPE_CHECKING:
     from dart_assets.ml.lstm_network import QuantileLSTM
 
 DEFAULT_PARAMS = {
+    # The target the network learns is DART minus this share of the anchor (`dataset.anchor`), as the boosters,
+    # centred and scaled robustly (median, IQR / 1.349): a std inflated by price spikes squeezes ordinary hours
+    # into a sliver of the scale and biased the median head (issue 12's research).
+    "anchor_weight": ANCHOR_WEIGHT,
+    "robust_scaling": True,
     "lookback": 24,
     "hidden_size": 32,
     "learning_rate": 3e-3,
@@ -31,6 +38,8 @@ DEFAULT_PARAMS = {
     "patience": 5,
 }
 STATE_FILE = "lstm_state_dict.pt"
+SCALING_FILE = "lstm_target_scaling.json"
+IQR_TO_STD = 1.349  # the IQR of a normal distribution in standard deviations
 
 
 class LstmModel(ModelFamily):
@@ -48,12 +57,22 @@ class LstmModel(ModelFamily):
         "max_epochs": "Upper bound; early stopping on validation ends sooner.",
         "patience": "Epochs without a validation gain before training stops.",
         "batch_size": "Windows per gradient step.",
+        "anchor_weight": "Share of the same hour's 28-day median DART the network predicts the remainder of.",
     }
 
-    def __init__(self, transform: FeatureTransform, network: QuantileLSTM, lookback: int) -> None:
+    def __init__(
+        self,
+        transform: FeatureTransform,
+        network: QuantileLSTM,
+        lookback: int,
+        scaling: TargetScaling,
+        anchor_weight: float = 0.0,
+    ) -> None:
         self.transform = transform
         self.network = network
         self.lookback = lookback
+        self.scaling = scaling
+        self.anchor_weight = anchor_weight
 
     @classmethod
     def history_hours(cls, params: Mapping[str, Any]) -> int:
@@ -77,13 +96,15 @@ class LstmModel(ModelFamily):
         windows = build_windows(frame, self.transform, self.lookback)
         scaled = predict_scaled(self.network, windows)
         values = np.full((len(frame), 3), np.nan)
-        values[frame.index.get_indexer(windows.labels)] = self.transform.unscale_target(scaled)
+        values[frame.index.get_indexer(windows.labels)] = self.scaling.unscale(scaled)
+        values += anchor(frame, self.anchor_weight)[:, None]
         return quantile_frame(frame.index, values[:, 0], values[:, 1], values[:, 2])
 
     def save(self, directory: Path) -> None:
         import torch
 
         torch.save({k: v.cpu() for k, v in self.network.state_dict().items()}, directory / STATE_FILE)
+        (directory / SCALING_FILE).write_text(json.dumps(asdict(self.scaling)))
 
     @classmethod
     def load(cls, directory: Path, transform: FeatureTransform, params: Mapping[str, Any]) -> LstmModel:
@@ -93,7 +114,14 @@ class LstmModel(ModelFamily):
 
         network = QuantileLSTM(transform.lstm_width(), params["hidden_size"])
         network.load_state_dict(torch.load(directory / STATE_FILE, weights_only=True, map_location="cpu"))
-        return cls(transform, network.eval(), params["lookback"])
+        scaling_file = directory / SCALING_FILE
+        # Bundles saved before the anchor and the robust scaling: the training target's mean and std, no anchor.
+        scaling = (
+            TargetScaling(**json.loads(scaling_file.read_text()))
+            if scaling_file.exists()
+            else TargetScaling(transform.target_mean, transform.target_std)
+        )
+        return cls(transform, network.eval(), params["lookback"], scaling, params.get("anchor_weight", 0.0))
 
     def native_output(self, input_example: Any) -> Any:
         import torch
@@ -125,8 +153,10 @@ class LstmModel(ModelFamily):
             optimiser = torch.optim.Adam(
                 network.parameters(), lr=params["learning_rate"], weight_decay=params["weight_decay"]
             )
-            train_y = _scaled_targets(split.train, train, transform)
-            val_y = _scaled_targets(split.val, val, transform)
+            weight = params["anchor_weight"]
+            scaling = TargetScaling.fit(_residuals(split.train, weight), robust=params["robust_scaling"])
+            train_y = scaling.scale(_residuals(split.train.loc[train.labels], weight)).astype("float32")
+            val_y = scaling.scale(_residuals(split.val.loc[val.labels], weight)).astype("float32")
             shuffler = torch.Generator().manual_seed(seed)
             curve: dict[str, list[float]] = {"train": [], "val": []}
             best_loss, best_epoch, best_state = float("inf"), 0, None
@@ -154,8 +184,32 @@ class LstmModel(ModelFamily):
                 raise ValueError(f"lstm: the validation loss was never finite ({curve['val']})")
             network.load_state_dict(best_state)
         network = network.cpu().eval()
-        return FamilyFit(cls(transform, network, params["lookback"]), best_epoch, curve, None)
+        model = cls(transform, network, params["lookback"], scaling, weight)
+        return FamilyFit(model, best_epoch, curve, None)
 
 
-def _scaled_targets(rows: pd.DataFrame, windows: Windows, transform: FeatureTransform) -> np.ndarray:
-    return transform.scale_target(rows.loc[windows.labels, TARGET].to_numpy(dtype="float64")).astype("float32")
+@dataclass(frozen=True)
+class TargetScaling:
+    """How the network's target (DART minus the anchor share) is centred and scaled; saved with the model."""
+
+    center: float
+    spread: float
+
+    @classmethod
+    def fit(cls, residuals: np.ndarray, robust: bool) -> TargetScaling:
+        if robust:
+            q25, median, q75 = np.quantile(residuals, [0.25, 0.5, 0.75])
+            center, spread = float(median), float(q75 - q25) / IQR_TO_STD
+        else:
+            center, spread = float(np.mean(residuals)), float(np.std(residuals))
+        return cls(center, spread if np.isfinite(spread) and spread > 0 else 1.0)
+
+    def scale(self, values: np.ndarray) -> np.ndarray:
+        return (values - self.center) / self.spread
+
+    def unscale(self, values: np.ndarray) -> np.ndarray:
+        return values * self.spread + self.center
+
+
+def _residuals(rows: pd.DataFrame, anchor_weight: float) -> np.ndarray:
+    return rows[TARGET].to_numpy(dtype="float64") - anchor(rows, anchor_weight)

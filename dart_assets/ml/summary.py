@@ -6,7 +6,7 @@ The same record comes back from a local training step and from an Azure ML job, 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 
@@ -33,6 +33,10 @@ class TrainingSummary:
     """A link to the run (the MLflow UI) or where to browse it; set by whoever knows the UI's address."""
     azureml_job_url: str | None = None
     """The Azure ML studio page of the job that trained the model, when one did."""
+    per_point_md: str = ""
+    """Test metrics per settlement point and pooled (skill, sign accuracy, coverage...), as a Markdown table."""
+    serving: dict[str, Any] = field(default_factory=dict)
+    """The serving rules chosen on validation (`ml.serving.ServingRules`), as stored with the model."""
 
     def with_links(self, mlflow_run_url: str | None = None, azureml_job_url: str | None = None) -> TrainingSummary:
         return replace(

@@ -8,6 +8,7 @@ from pathlib import Path
 from dart_assets.common.tracking import RunRecord, log_run
 from dart_assets.ml import families
 from dart_assets.ml.artifacts import LoadedModel, library_versions, load_bundle
+from dart_assets.ml.metrics import per_point_table
 from dart_assets.ml.training import TrainingResult
 
 BUNDLE_ARTIFACT_PATH = "bundle"
@@ -28,6 +29,7 @@ def log_training_run(
     texts = {
         "comparison.csv": result.comparison.to_csv(),
         "comparison.md": result.comparison.to_markdown(floatfmt=".3f"),
+        "per_point.md": per_point_table(result.metrics).to_markdown(floatfmt=".3f"),
     }
     if result.feature_importance is not None:
         texts["feature_importance.csv"] = result.feature_importance.to_csv(index=False)
@@ -39,6 +41,7 @@ def log_training_run(
             "n_val": result.n_val,
             "n_test": result.n_test,
             **{f"split_{k}": v for k, v in result.split_boundaries.items()},
+            **{f"serving_{k}": v for k, v in result.serving.to_dict().items()},
         },
         metrics={
             **result.metrics,
@@ -48,7 +51,9 @@ def log_training_run(
         texts=texts,
         files=(result.plot_png,),
         folders={BUNDLE_ARTIFACT_PATH: result.bundle_dir},
-        inside=lambda: result.fitted.log_native(result.input_example, _pip_requirements(result.family)),
+        inside=lambda: result.fitted.log_native(
+            result.input_example, _pip_requirements(result.family), result.bundle_dir
+        ),
     )
     tags = {"model_family": result.family, **(tags or {})}
     return log_run(experiment_name, run_name, record, tags=tags, parent_run_id=parent_run_id).run_id
@@ -71,7 +76,8 @@ def _pip_requirements(family: str) -> list[str]:
     torch's "+cpu" local label as a warning anyway."""
     versions = library_versions()
     requirements = []
-    for name in (families.get(family).library, "numpy", "pandas"):
+    model_family = families.get(family)
+    for name in dict.fromkeys((model_family.library, *model_family.requirements, "numpy", "pandas")):
         version = versions[name]
         if version is None:
             raise RuntimeError(f"{name} is not installed: cannot pin it for the logged {family} model")

@@ -55,6 +55,7 @@ TEST_SETTINGS = {
     "DART_SETTLEMENT_POINTS": "HB_HOUSTON,HB_NORTH",
     "DART_GATE_MAX_TEST_RMSE": "10000",
     "DART_GATE_MIN_SKILL": "-1",
+    "DART_GATE_MIN_POINT_SKILL": "-1",
 }
 SERVICES = ("mlflow", "code-location", "webserver", "daemon")
 READY_TIMEOUT_S = 120

@@ -6,15 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dart_assets.ml import families
+from dart_assets.ml.metrics import PER_POINT
+
 POINTS = ("HB_NORTH", "HB_WEST", "LZ_HOUSTON")
 FEATURES = [
     "settlement_point",
     "hour_ending",
     "day_of_week",
-    "month",
     "is_holiday",
+    "dart_lag_1d",
     "dart_lag_2d",
     "dart_lag_7d",
+    "dart_median_28d",
     "dart_mean_7d",
     "rtm_lag_2d",
     "dam_lag_1d",
@@ -54,14 +58,19 @@ def make_hourly_features(
                 "dam_price": rtm + dart,
                 "rtm_price": rtm,
                 "day_of_week": local.dayofweek.to_numpy().astype("int64"),
-                "month": local.month.to_numpy().astype("int64"),
                 "is_holiday": np.zeros(n, dtype="int64"),
                 "load_forecast_mw": load,
                 "wind_forecast_mw": wind,
             }
         )
         series = frame["dart"]
+        frame["dart_lag_1d"] = series.shift(24).where(frame["hour_ending"] <= 8)  # published by D-1 09:00
         frame["dart_lag_2d"] = series.shift(48)
+        frame["dart_median_28d"] = (
+            series.shift(48)
+            .groupby(frame["hour_ending"])
+            .transform(lambda same_hour: same_hour.rolling(28, min_periods=1).median())
+        )
         frame["dart_lag_7d"] = series.shift(168)
         frame["dart_mean_7d"] = sum(series.shift(24 * k) for k in range(2, 9)) / 7
         frame["rtm_lag_2d"] = frame["rtm_price"].shift(48)
@@ -106,12 +115,36 @@ EXPECTED_NAMES = {
 }
 
 
+TRADE_NAMES = {"trade_threshold", "test_traded_share", "test_sign_accuracy_traded"}
+
+
+def per_point_names(points, traded: bool = False) -> set[str]:
+    """The per-point test metrics of `metrics.evaluate` (traded ones only with a trade threshold)."""
+    return {f"{name}_{point}" for name in PER_POINT for point in points if traded or "traded" not in name}
+
+
+# What a training run logs: the above, the trade metrics (its serving rules carry a threshold), and per point.
+TRAINING_NAMES = EXPECTED_NAMES | TRADE_NAMES | per_point_names(POINTS, traded=True)
+
+
 # Few iterations/epochs: the tests check wiring and sanity, the defaults are for real data.
+QUICK_BOOSTER = {"num_boost_round": 150, "early_stopping_rounds": 20, "log_every": 10, "seeds": 2}
 QUICK_PARAMS = {
-    "lgbm": {"num_boost_round": 150, "early_stopping_rounds": 20, "log_every": 10},
-    "xgb": {"num_boost_round": 150, "early_stopping_rounds": 20, "log_every": 10},
+    "lgbm": QUICK_BOOSTER,
+    "xgb": QUICK_BOOSTER,
     "lstm": {"max_epochs": 6, "patience": 3, "hidden_size": 16},
+    "ensemble": {
+        name: {**defaults, **QUICK_BOOSTER} for name, defaults in families.get("ensemble").default_params.items()
+    },
+    "naive": {},
 }
+
+
+def served_rows(result, frame: pd.DataFrame) -> pd.DataFrame:
+    """The validation and test rows of a training result: what `fit_candidate` served, so a reloaded bundle given
+    them reproduces the scored test predictions (each test day's band reads the misses of the days before it)."""
+    start = pd.Timestamp(result.split_boundaries["val_start"])
+    return frame[(frame["timestamp_utc"] >= start) & frame["dart"].notna()]
 
 
 @pytest.fixture(scope="session")
@@ -119,7 +152,7 @@ def small_frame() -> pd.DataFrame:
     return make_hourly_features(days=40)
 
 
-@pytest.fixture(scope="session", params=["lgbm", "xgb", "lstm"])
+@pytest.fixture(scope="session", params=list(QUICK_PARAMS))
 def trained(request, small_frame, feature_columns, tmp_path_factory):
     """One training run per family, shared by the training, artifact and tracking tests."""
     from dart_assets.ml.training import train_model

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 
 from dart_assets.ml.artifacts import load_bundle
+from dart_assets_tests.ml.conftest import served_rows
 
-NATIVE_SUFFIXES = {".txt", ".json", ".pt"}
+NATIVE_SUFFIXES = {".txt", ".json", ".pt"}  # the naive family's state is JSON too
 
 
 def test_bundle_holds_only_native_files_and_full_metadata(trained):
@@ -20,6 +21,8 @@ def test_bundle_holds_only_native_files_and_full_metadata(trained):
     metadata = json.loads((result.bundle_dir / "metadata.json").read_text())
     for key in (
         "family",
+        "serving",
+        "hour_of_week",
         "feature_columns",
         "transform",
         "params",
@@ -38,7 +41,7 @@ def test_bundle_holds_only_native_files_and_full_metadata(trained):
 
 def test_reload_in_a_new_process_reproduces_test_predictions_exactly(trained, small_frame, tmp_path):
     result, _ = trained
-    small_frame.loc[result.test_predictions.index].to_parquet(tmp_path / "rows.parquet")
+    served_rows(result, small_frame).to_parquet(tmp_path / "rows.parquet")
     script = (
         "import sys, pandas as pd\n"
         "from dart_assets.ml.artifacts import load_bundle\n"
@@ -57,7 +60,7 @@ def test_reload_in_a_new_process_reproduces_test_predictions_exactly(trained, sm
         check=True,
         timeout=120,
     )
-    reloaded = pd.read_parquet(tmp_path / "out.parquet")
+    reloaded = pd.read_parquet(tmp_path / "out.parquet").loc[result.test_predictions.index]
     pd.testing.assert_frame_equal(reloaded, result.test_predictions, check_exact=True)
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from dart_assets.ml.conformal import band_shift, calibrate
+from dart_assets.ml.conformal import band_shift, calibrate, recent_shifts
 
 
 def _band(p10, p50, p90) -> pd.DataFrame:
@@ -35,3 +35,54 @@ def test_rows_without_a_prediction_are_ignored():
     band = _band([np.nan, -1, -1, -1, -1], [np.nan, 0, 0, 0, 0], [np.nan, 1, 1, 1, 1])
     assert band_shift(actual, band) < 0  # the 100 with no forecast does not widen anything
     assert band_shift(np.array([]), _band([], [], [])) == 0.0
+
+
+def _history(days: int = 14, points=("HB_NORTH", "HB_WEST"), seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`days` delivery days x 24 hours per point with a known target, and a [-1, 1] band around 0."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2025-06-01", periods=days, freq="D")
+    rows = pd.DataFrame(
+        [(d, p, h) for d in dates for p in points for h in range(1, 25)],
+        columns=["delivery_date", "settlement_point", "hour_ending"],
+    )
+    rows["dart"] = rng.standard_t(3, len(rows)) * 4
+    return rows, _band(np.full(len(rows), -1.0), np.zeros(len(rows)), np.full(len(rows), 1.0))
+
+
+def test_recent_shift_of_day_d_reads_only_days_d_minus_8_to_d_minus_2_of_its_point():
+    rows, band = _history()
+    day = pd.Timestamp("2025-06-12")
+    shifts = recent_shifts(rows, band, fallback=99.0)
+    of_day = (rows["delivery_date"] == day) & (rows["settlement_point"] == "HB_WEST")
+    window = (
+        (rows["settlement_point"] == "HB_WEST")
+        & (rows["delivery_date"] >= day - pd.Timedelta(days=8))
+        & (rows["delivery_date"] <= day - pd.Timedelta(days=2))
+    )
+    assert set(shifts[of_day]) == {band_shift(rows.loc[window, "dart"].to_numpy(), band[window])}
+
+    # Nothing settled after D-2 (D-1's published morning, D itself, later days) nor older than D-8 moves D's band,
+    # nor the other point's hours; a change on D-2 does.
+    later = rows.copy()
+    later.loc[
+        (rows["delivery_date"] >= day - pd.Timedelta(days=1)) | (rows["delivery_date"] < day - pd.Timedelta(days=8)),
+        "dart",
+    ] += 500
+    later.loc[rows["settlement_point"] == "HB_NORTH", "dart"] *= 10
+    np.testing.assert_array_equal(recent_shifts(later, band, 99.0)[of_day], shifts[of_day])
+    moved = rows.copy()
+    moved.loc[window & (rows["delivery_date"] == day - pd.Timedelta(days=2)), "dart"] += 500
+    assert (recent_shifts(moved, band, 99.0)[of_day] > shifts[of_day]).all()
+
+
+def test_recent_shift_falls_back_to_the_validation_shift_without_enough_settled_hours():
+    rows, band = _history(days=10)
+    shifts = recent_shifts(rows, band, fallback=99.0)
+    days = rows["delivery_date"]
+    # Until 06-04 fewer than three settled days (72 h, MIN_RECENT_HOURS) lie in D-8..D-2; from 06-05 on, enough.
+    assert (shifts[days <= pd.Timestamp("2025-06-04")] == 99.0).all()
+    assert (shifts[days == pd.Timestamp("2025-06-05")] != 99.0).all()
+    # A day whose targets are unknown (the day being forecast) still gets its band from the days before.
+    rows.loc[days == days.max(), "dart"] = np.nan
+    np.testing.assert_array_equal(recent_shifts(rows, band, 99.0), shifts)
+    assert (recent_shifts(rows.drop(columns="dart"), band, 7.0) == 7.0).all()

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from dart_assets.ml.gate import evaluate_dart_gate
+from dart_assets.ml.gate import DEFAULT_MIN_POINT_SKILL, evaluate_dart_gate
 
 
 def metrics(test_rmse=40.0, test_mae=9.0, best_baseline_test_mae=10.0, skill=None) -> dict:
@@ -70,3 +70,23 @@ def test_boundaries_are_inclusive():
 def test_missing_metric_is_an_error_not_a_pass():
     with pytest.raises(KeyError, match="test_mae_skill"):
         evaluate_dart_gate({"test_rmse": 1.0, "test_mae": 1.0, "best_baseline_test_mae": 2.0}, 60, 0.02)
+
+
+def test_a_point_below_the_floor_fails_the_gate_however_good_the_pooled_skill():
+    m = {**metrics(), "test_mae_skill_HB_WEST": 0.2, "test_mae_skill_HB_NORTH": -0.031}
+    result = evaluate_dart_gate(m, max_test_rmse=60, min_mae_skill=0.02, min_point_skill=-0.02)
+    assert not result.passed
+    assert result.description == "RMSE gate failed: HB_NORTH -3.1%: MAE skill below the per-point floor of -2.0%"
+    assert result.numbers["test_mae_skill_HB_NORTH"] == -0.031 and result.numbers["min_point_skill"] == -0.02
+    # At the floor (inclusive) it passes, and says so.
+    m["test_mae_skill_HB_NORTH"] = -0.02
+    passed = evaluate_dart_gate(m, max_test_rmse=60, min_mae_skill=0.02, min_point_skill=-0.02)
+    assert passed.passed and passed.description.endswith("and every point's >= -2.0%")
+    m["test_mae_skill_HB_NORTH"] = math.nan
+    assert not evaluate_dart_gate(m, 60, 0.02, -0.02).passed
+
+
+def test_the_default_floor_is_minus_two_percent():
+    m = {**metrics(), "test_mae_skill_HB_WEST": -0.021}
+    assert DEFAULT_MIN_POINT_SKILL == -0.02
+    assert not evaluate_dart_gate(m, max_test_rmse=60, min_mae_skill=0.02).passed

@@ -3,9 +3,15 @@ import pandas as pd
 import pytest
 
 from dart_assets.ml.tracking import load_bundle_from_run, log_training_run
-from dart_assets_tests.ml.conftest import EXPECTED_NAMES
+from dart_assets_tests.ml.conftest import TRAINING_NAMES, served_rows
 
-FLAVORS = {"lgbm": "lightgbm", "xgb": "xgboost", "lstm": "pytorch"}
+FLAVORS = {
+    "lgbm": "lightgbm",
+    "xgb": "xgboost",
+    "lstm": "pytorch",
+    "ensemble": "python_function",
+    "naive": "python_function",
+}
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +33,7 @@ def test_run_has_metrics_artifacts_and_flavored_model(tracking, trained, small_f
         result, "dart-test", f"{result.family}-run", {"trigger": "test"}, parent_run_id=parent.info.run_id
     )
     run = mlflow.get_run(run_id)
-    assert set(run.data.metrics) >= EXPECTED_NAMES
+    assert set(run.data.metrics) >= TRAINING_NAMES
     assert run.data.metrics["test_mae"] == pytest.approx(result.metrics["test_mae"])
     assert run.data.tags["trigger"] == "test" and run.data.tags["mlflow.parentRunId"] == parent.info.run_id
     assert run.data.params["family"] == result.family
@@ -41,6 +47,11 @@ def test_run_has_metrics_artifacts_and_flavored_model(tracking, trained, small_f
     assert FLAVORS[result.family] in info.flavors and info.signature is not None
     loaded = load_bundle_from_run(run_id, tmp_path)
     assert loaded.family == result.family
+    rows = served_rows(result, small_frame)
     pd.testing.assert_frame_equal(
-        loaded.predict(small_frame.loc[result.test_predictions.index]), result.test_predictions, check_exact=True
+        loaded.predict(rows).loc[result.test_predictions.index], result.test_predictions, check_exact=True
     )
+    if info.flavors.keys() == {"python_function"}:  # the bundle itself, as a pyfunc: the served forecast
+        pyfunc = mlflow.pyfunc.load_model(f"models:/{models[0].model_id}")
+        served = pyfunc.predict(rows[list(info.signature.inputs.input_names())])
+        pd.testing.assert_frame_equal(served.loc[result.test_predictions.index], result.test_predictions)

@@ -35,7 +35,11 @@ def build_dart_defs(settings: Settings) -> dg.Definitions:
         resources={
             "market_source": _market_source(settings),
             "clock": Clock(),
-            "gate": PromotionGate(max_test_rmse=settings.gate_max_test_rmse, min_mae_skill=settings.gate_min_skill),
+            "gate": PromotionGate(
+                max_test_rmse=settings.gate_max_test_rmse,
+                min_mae_skill=settings.gate_min_skill,
+                min_point_skill=settings.gate_min_point_skill,
+            ),
             "launcher": TrainingLauncher(
                 mode=settings.execution,
                 storage=settings.storage,

@@ -114,13 +114,16 @@ def forecast(
     from dart_assets.ml import tracking
 
     day = pd.Timestamp(context.partition_key)
-    champion = registry.champion(mlflow.client(), MODEL_NAME)
-    if champion is None:
+    client = mlflow.client()
+    alias, version = registry.CHAMPION, registry.champion(client, MODEL_NAME)
+    if version is None:  # no candidate ever passed the gate: the naive forecaster, labelled as such
+        alias, version = registry.FALLBACK, registry.by_alias(client, MODEL_NAME, registry.FALLBACK)
+    if version is None:
         raise dg.Failure(
-            f"no champion in the registry ({MODEL_NAME}@champion): materialize hourly_features, "
-            f"{', '.join(MODEL_ASSET_KEYS)} and promoted_model first (the promotion gate must pass)"
+            f"no champion and no fallback in the registry ({MODEL_NAME}@champion, @fallback): materialize "
+            f"hourly_features, {', '.join(MODEL_ASSET_KEYS)} and promoted_model first"
         )
-    model = tracking.load_bundle_from_run(str(champion.run_id))
+    model = tracking.load_bundle_from_run(str(version.run_id))
     try:
         table = forecasting.forecast_day(
             model,
@@ -131,17 +134,24 @@ def forecast(
         )
     except (forecasting.FeatureMismatchError, forecasting.MissingInputError) as exc:
         raise dg.Failure(str(exc)) from exc
-    table["model_version"] = str(champion.version)
+    # A naive forecast (the fallback alias, or a champion whose serving rules gave the model no weight) says so.
+    label = f"fallback: {model.baseline}" if model.baseline else model.family
+    table["model_version"] = str(version.version)
     table["model_family"] = model.family
-    chart = forecasting.forecast_chart(table, f"DART forecast for {day.date()} ({model.family} v{champion.version})")
+    chart = forecasting.forecast_chart(table, f"DART forecast for {day.date()} ({label}, v{version.version})")
+    rules = model.serving
     context.add_output_metadata(
         {
             "chart": dg.MetadataValue.md(f"![forecast](data:image/png;base64,{base64.b64encode(chart).decode()})"),
-            "model": f"{MODEL_NAME} v{champion.version} ({model.family})",
+            "model": f"{MODEL_NAME} v{version.version} @{alias} ({model.family})",
+            "served": label,
+            "fallback": model.baseline is not None,
             "decision_time_utc": str(table["decision_time_utc"].iloc[0]),
             "mean_forecast": float(table["dart_forecast"].mean()),
             "mean_band_width": float((table["dart_p90"] - table["dart_p10"]).mean()),
             "hours_forecast_negative": int((table["dart_forecast"] < 0).sum()),
+            "trade_threshold": rules.trade_threshold,
+            "hours_to_trade": int((table["dart_forecast"].abs() > rules.trade_threshold).sum()),
         }
     )
     return table

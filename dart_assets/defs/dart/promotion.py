@@ -13,10 +13,11 @@ import dagster as dg
 from pydantic import Field
 
 from dart_assets.common.gate import GateResult
-from dart_assets.defs.dart.training import GROUP, MODEL_ASSET_KEYS
+from dart_assets.defs.dart.training import GROUP, MODEL_ASSET_KEYS, asset_name
 from dart_assets.defs.resources.mlflow import MlflowResource
 from dart_assets.ml import MODEL_NAME
-from dart_assets.ml.gate import REQUIRED_METRICS, evaluate_dart_gate
+from dart_assets.ml.gate import DEFAULT_MIN_POINT_SKILL, REQUIRED_METRICS, evaluate_dart_gate
+from dart_assets.ml.naive import NaiveModel
 
 if TYPE_CHECKING:  # mlflow loads in the steps that use it, not with the definitions
     from mlflow import MlflowClient
@@ -25,22 +26,28 @@ if TYPE_CHECKING:  # mlflow loads in the steps that use it, not with the definit
 SelectionMetric = Literal["val_mae", "val_rmse"]
 SELECTION_METRICS: tuple[str, ...] = get_args(SelectionMetric)
 BASELINES = ("zero", "same_hour", "hour_dow")
+FALLBACK_ASSET = asset_name(NaiveModel.name)
 
 
 class PromotionGate(dg.ConfigurableResource):
     """Thresholds shared by `promoted_model` and its `rmse_gate` check (env: DART_GATE_MAX_TEST_RMSE,
-    DART_GATE_MIN_SKILL)."""
+    DART_GATE_MIN_SKILL, DART_GATE_MIN_POINT_SKILL)."""
 
     max_test_rmse: float = Field(60.0, description="Highest acceptable test RMSE, $/MWh (hub DART, spikes included).")
     min_mae_skill: float = Field(
         0.02, description="Required improvement of test MAE over the best naive baseline (0.02 = 2%)."
+    )
+    min_point_skill: float = Field(
+        DEFAULT_MIN_POINT_SKILL,
+        description="Floor of every settlement point's own test MAE skill (-0.02: no point more than 2% worse than "
+        "its best naive baseline).",
     )
     selection_metric: SelectionMetric = Field(
         default="val_mae", description="Validation metric that picks the candidate: val_mae or val_rmse."
     )
 
     def evaluate(self, metrics: dict[str, float]) -> GateResult:
-        return evaluate_dart_gate(metrics, self.max_test_rmse, self.min_mae_skill)
+        return evaluate_dart_gate(metrics, self.max_test_rmse, self.min_mae_skill, self.min_point_skill)
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,23 @@ def register(
     return version, before
 
 
+def register_fallback(
+    context: dg.AssetExecutionContext, client: "MlflowClient", candidates: dict[str, Candidate]
+) -> "ModelVersion | None":
+    """The naive candidate's model under the `fallback` alias, on every run: what `dart_forecast` serves, labelled,
+    while no candidate has ever passed the gate (a failing gate later keeps the champion it had)."""
+    from dart_assets.common import registry
+
+    naive = candidates.get(FALLBACK_ASSET)
+    if naive is None or not naive.usable:
+        context.log.warning(f"{FALLBACK_ASSET} has no usable run: the registry's fallback is unchanged")
+        return registry.by_alias(client, MODEL_NAME, registry.FALLBACK)
+    tags = {"source_asset": naive.asset, "family": naive.family, "dagster_run_id": context.run.run_id}
+    version = registry.set_fallback(client, MODEL_NAME, f"runs:/{naive.mlflow_run_id}/model", naive.mlflow_run_id, tags)
+    context.log.info(f"{MODEL_NAME} version {version.version} ({naive.asset}) is the fallback")
+    return version
+
+
 def comparison_table(candidates: dict[str, Candidate], winner: str, selection_metric: str) -> str:
     """Markdown: every usable candidate, best first by the selection metric, then the winner's naive baselines."""
     rows = [
@@ -148,6 +172,7 @@ def report(
     version: "ModelVersion | None",
     before: "ModelVersion | None",
     mlflow: MlflowResource,
+    fallback: "ModelVersion | None" = None,
 ) -> dg.Output[dict[str, Any]]:
     """The stored record (read by the check and downstream code) and the metadata the asset page shows."""
     record = {
@@ -160,6 +185,7 @@ def report(
         "registered_version": version.version if version else None,
         "champion_version": version.version if version else (before.version if before else None),
         "selection_metric": selection_metric,
+        "fallback_version": fallback.version if fallback else None,
     }
     why = (
         f"{winner.asset} has the best {selection_metric} ({winner.metrics[selection_metric]:.3f}) of "
@@ -174,6 +200,7 @@ def report(
             "why": why,
             "gate_passed": gate.passed,
             "registry": f"{MODEL_NAME} v{version.version} @champion" if version else unchanged,
+            "fallback": f"{MODEL_NAME} v{fallback.version} @fallback ({FALLBACK_ASSET})" if fallback else "none",
             "mlflow_run_id": winner.mlflow_run_id,
             "mlflow_run": dg.MetadataValue.text(mlflow.run_url(winner.mlflow_run_id)),
         },
@@ -194,7 +221,8 @@ def promoted_model(
     from dart_assets.common import registry
 
     client = mlflow.client()
-    winner, usable = select(latest_candidates(context, client), gate.selection_metric)
+    candidates = latest_candidates(context, client)
+    winner, usable = select(candidates, gate.selection_metric)
     result = gate.evaluate(winner.metrics)
     version: ModelVersion | None = None
     if result.passed:
@@ -202,7 +230,8 @@ def promoted_model(
     else:
         context.log.warning(f"not promoted: {result.description}")
         before = registry.champion(client, MODEL_NAME)
-    return report(winner, usable, result, gate.selection_metric, version, before, mlflow)
+    fallback = register_fallback(context, client, candidates)
+    return report(winner, usable, result, gate.selection_metric, version, before, mlflow, fallback)
 
 
 @dg.asset_check(

@@ -56,6 +56,11 @@ def summary_metadata(summary: TrainingSummary) -> dict[str, dg.MetadataValue]:
     m = summary.metrics
     meta: dict[str, dg.MetadataValue] = {
         "metrics": dg.MetadataValue.md("Test-set metrics, model vs naive baselines:\n\n" + summary.comparison_md),
+        "per_point": dg.MetadataValue.md(
+            "Test-set metrics per settlement point (skill against each point's best naive baseline; sign accuracy "
+            "also on the traded hours, |P50| above the validation threshold):\n\n" + summary.per_point_md
+        ),
+        "serving": dg.MetadataValue.json(summary.serving),
         **{
             name: dg.MetadataValue.float(m[name])
             for name in (
@@ -67,7 +72,10 @@ def summary_metadata(summary: TrainingSummary) -> dict[str, dg.MetadataValue]:
                 "best_baseline_test_mae",
                 "test_prediction_std",
                 "test_p10_p90_coverage",
+                "test_sign_accuracy_traded",
+                "test_traded_share",
             )
+            if name in m
         },
         "n_val": dg.MetadataValue.int(summary.n_val),
         "n_test": dg.MetadataValue.int(summary.n_test),

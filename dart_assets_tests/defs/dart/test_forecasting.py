@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+
 import dagster as dg
 import pandas as pd
 import pytest
+from mlflow import MlflowClient
 
 from dart_assets import forecasting
 from dart_assets.common import registry
@@ -54,7 +57,8 @@ def test_forecast_partition_from_the_champion(trained_graph, backfill, champion,
     assert set(table["model_family"]) == {champion.tags["family"]}
 
     meta = metadata_of(backfill[day], "dart_forecast")
-    assert meta["model"] == f"{MODEL_NAME} v{champion.version} ({champion.tags['family']})"
+    assert meta["model"] == f"{MODEL_NAME} v{champion.version} @champion ({champion.tags['family']})"
+    assert meta["fallback"] is False and meta["served"] == champion.tags["family"]
     assert meta["decision_time_utc"] == str(pd.Timestamp(DECISION_UTC[day], tz="UTC"))
     assert meta["mean_forecast"] == pytest.approx(table["dart_forecast"].mean())
     assert meta["dagster/row_count"] == len(table)
@@ -68,7 +72,11 @@ def test_forecast_equals_the_core_function_on_the_decision_time_window(trained_g
     first = pd.Timestamp(day) - pd.Timedelta(days=forecasting.HISTORY_DAYS)
     stored = {
         name: pd.concat(
-            [read(trained_graph.storage, name, d.date().isoformat()) for d in pd.date_range(first, day)],
+            [
+                read(trained_graph.storage, name, d.date().isoformat())
+                for d in pd.date_range(first, day)
+                if (trained_graph.storage / name / f"{d.date()}.parquet").exists()  # the window starts before the data
+            ],
             ignore_index=True,
         )
         for name in ("dam_prices", "rtm_prices", "system_conditions", "driver_forecasts")
@@ -107,11 +115,12 @@ def test_rematerializing_a_partition_rewrites_identical_files(trained_graph, bac
     ]
 
 
-def test_no_champion_fails_with_what_to_materialize(trained_graph, fresh_tracking_uri):
+def test_no_champion_and_no_fallback_fails_with_what_to_materialize(trained_graph, fresh_tracking_uri):
     with pytest.raises(
         dg.Failure,
-        match=r"no champion in the registry \(dart-spread-forecaster@champion\): materialize "
-        r"hourly_features, lgbm_model, xgb_model, lstm_model and promoted_model first",
+        match=r"no champion and no fallback in the registry \(dart-spread-forecaster@champion, @fallback\): "
+        r"materialize hourly_features, lgbm_model, xgb_model, lstm_model, ensemble_model, naive_model and "
+        r"promoted_model first",
     ):
         trained_graph.materialize(
             dg.AssetSelection.assets("dart_forecast"),
@@ -119,6 +128,51 @@ def test_no_champion_fails_with_what_to_materialize(trained_graph, fresh_trackin
             settings=trained_graph.settings(mlflow_tracking_uri=fresh_tracking_uri()),
             instance=dg.DagsterInstance.ephemeral(),
         )
+
+
+def test_a_gate_that_fails_on_the_first_training_still_yields_a_labelled_forecast(trained_graph, tmp_path):
+    """No candidate has ever passed the gate: the naive candidate, registered as `fallback`, forecasts, and says so."""
+    db = tmp_path / "mlflow.db"
+    shutil.copy(trained_graph.tracking_uri.removeprefix("sqlite:///"), db)
+    client = MlflowClient(f"sqlite:///{db}")
+    client.delete_registered_model(MODEL_NAME)  # the same candidate runs, but nothing was ever registered
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    for table in ("dam_prices", "rtm_prices", "system_conditions", "driver_forecasts"):
+        (storage / table).symlink_to(trained_graph.storage / table)
+    settings = trained_graph.settings(storage=str(storage), mlflow_tracking_uri=f"sqlite:///{db}", gate_min_skill=1.0)
+
+    promotion = trained_graph.materialize(
+        dg.AssetSelection.assets("promoted_model"), settings=settings, raise_on_error=False
+    )
+    [check] = promotion.get_asset_check_evaluations()
+    assert not check.passed and "less than the required 100.0%" in check.description
+    meta = metadata_of(promotion, "promoted_model")
+    assert meta["registry"] == "unchanged: champion stays (none)"
+    assert meta["fallback"] == f"{MODEL_NAME} v1 @fallback (naive_model)"
+    fallback = registry.by_alias(client, MODEL_NAME, registry.FALLBACK)
+    assert registry.champion(client, MODEL_NAME) is None
+    assert fallback.tags["role"] == "fallback" and fallback.tags["source_asset"] == "naive_model"
+    assert fallback.run_id == metadata_of(trained_graph.training, "naive_model")["mlflow_run_id"]
+    # The next promotion of the same candidates registers nothing new.
+    again = trained_graph.materialize(
+        dg.AssetSelection.assets("promoted_model"), settings=settings, raise_on_error=False
+    )
+    assert metadata_of(again, "promoted_model")["fallback"] == meta["fallback"]
+    assert len(client.search_model_versions(f"name='{MODEL_NAME}'")) == 1
+
+    day = "2025-03-10"
+    result = trained_graph.materialize(dg.AssetSelection.assets("dart_forecast"), settings=settings, partition_key=day)
+    assert result.success
+    forecast = metadata_of(result, "dart_forecast")
+    assert forecast["model"] == f"{MODEL_NAME} v1 @fallback (naive)" and forecast["fallback"] is True
+    assert forecast["served"].startswith("fallback: ") and any(
+        name in forecast["served"] for name in ("zero spread", "last known same hour", "hour-of-week median")
+    )
+    table = read(storage, "dart_forecast", day)
+    assert set(table["model_family"]) == {"naive"} and set(table["model_version"]) == {"1"}
+    assert table.groupby("settlement_point").size().to_dict() == dict.fromkeys(POINTS, 24)
+    assert (table["dart_p10"] <= table["dart_forecast"]).all() and (table["dart_forecast"] <= table["dart_p90"]).all()
 
 
 def test_features_mismatch_fails_with_what_to_retrain(trained_graph, backfill, monkeypatch, tmp_path):

@@ -41,7 +41,7 @@ def test_full_materialization_registers_the_winner_as_champion(trained_graph):
     assert meta["gate_passed"] is True and meta["registry"] == f"{MODEL_NAME} v1 @champion"
     tags = champion.tags
     assert tags["source_asset"] == winner
-    assert tags["family"] == {"lgbm_model": "lgbm", "xgb_model": "xgb", "lstm_model": "lstm"}[winner]
+    assert tags["family"] == winner.removesuffix("_model")
     assert tags["dagster_run_id"] == trained_graph.promotion.run_id
     assert tags["training_dagster_run_id"] == trained_graph.training.run_id
     assert tags["data_window"] == DATA_WINDOW
@@ -120,7 +120,9 @@ def test_rmse_gate_is_declared_blocking():
 
 def test_no_candidates_is_a_clear_failure(tmp_path, fresh_tracking_uri):
     with pytest.raises(
-        dg.Failure, match="no usable candidate model: materialize lgbm_model, xgb_model and lstm_model first"
+        dg.Failure,
+        match="no usable candidate model: materialize lgbm_model, xgb_model, lstm_model, ensemble_model and "
+        "naive_model first",
     ):
         materialize(
             build_defs(settings_for(tmp_path, fresh_tracking_uri())),
@@ -244,3 +246,29 @@ def test_a_failed_first_promotion_says_there_is_no_champion_yet(tmp_path, fake_c
     [check] = result.get_asset_check_evaluations()
     assert not check.passed and check.description.startswith("RMSE gate failed: test RMSE 8.00 $/MWh is above")
     assert "vNone" not in check.description and check.metadata["champion_version"].value != "None"
+
+
+def test_a_point_below_the_floor_fails_the_gate_and_the_check_names_it(tmp_path, fresh_tracking_uri):
+    uri, instance = fresh_tracking_uri(), dg.DagsterInstance.ephemeral()
+    good = _metrics(val_mae=4.0, val_rmse=7.0, test_rmse=8.0, test_mae=6.0)  # 40% pooled skill
+    _fake_candidates(
+        uri, instance, {"xgb_model": {**good, "test_mae_skill_HB_NORTH": 0.5, "test_mae_skill_HB_WEST": -0.03}}
+    )
+    result = materialize(
+        build_defs(settings_for(tmp_path, uri)),
+        dg.AssetSelection.assets("promoted_model"),
+        instance,
+        raise_on_error=False,
+    )
+    [check] = result.get_asset_check_evaluations()
+    assert not check.passed
+    assert check.description.startswith("RMSE gate failed: HB_WEST -3.0%: MAE skill below the per-point floor of -2.0%")
+    assert check.metadata["test_mae_skill_HB_WEST"].value == -0.03 and check.metadata["min_point_skill"].value == -0.02
+    assert registry.champion(MlflowClient(uri), MODEL_NAME) is None
+    # The floor comes from the settings (DART_GATE_MIN_POINT_SKILL).
+    lenient = materialize(
+        build_defs(settings_for(tmp_path, uri, gate_min_point_skill=-0.05)),
+        dg.AssetSelection.assets("promoted_model"),
+        instance,
+    )
+    assert metadata_of(lenient, "promoted_model")["gate_passed"] is True
