@@ -167,6 +167,7 @@ class MonthResult:
     hours_without_forecast: int
     candidates: dict[str, dict[str, float]]
     """Each family's metrics on its training rows' split (what the selection read)."""
+    train_seconds: dict[str, float]
     seconds: float = 0.0
 
 
@@ -373,6 +374,7 @@ def assemble_month(
         train_days=int(train["delivery_date"].nunique()),
         hours_without_forecast=int((~forecast).sum()),
         candidates={name: dict(c.metrics) for name, c in candidates.items()},
+        train_seconds={name: c.train_seconds for name, c in candidates.items()},
     )
 
 
@@ -395,7 +397,8 @@ def month_metrics(frame: pd.DataFrame, served: str, candidates: Mapping[str, Map
             "val_mae": math.nan,
         }
 
-    table = {f"{served} (served)": scores(frame["p50"].to_numpy(), (frame["p10"], frame["p90"]))}
+    band = (frame["p10"].to_numpy(), frame["p90"].to_numpy())
+    table = {f"{served} (served)": scores(frame["p50"].to_numpy(), band)}
     for name, candidate_metrics in candidates.items():
         table[f"candidate {name}"] = {
             **scores(frame[f"candidate_{name}_p50"].to_numpy(dtype="float64")),
@@ -436,6 +439,7 @@ def run_months(
     """Independent months side by side, one process per month at a time (at most `max_workers`, default the cores).
 
     Worker processes are spawned (no fork of a threaded parent); their progress lines come back through a queue.
+    The latest months, with the most training rows, start first, so the short ones fill in at the end.
     """
     months = [month_label(m) for m in months]
     report = progress or (lambda message: None)
@@ -450,8 +454,8 @@ def run_months(
         with ProcessPoolExecutor(
             workers, context, initializer=_init_worker, initargs=(features, config, lines)
         ) as pool:
-            futures = {m: pool.submit(_run_in_worker, m) for m in months}
-            return {m: future.result() for m, future in futures.items()}
+            futures = {m: pool.submit(_run_in_worker, m) for m in sorted(months, reverse=True)}
+            return {m: futures[m].result() for m in months}
     finally:
         lines.put(None)
         relay.join(timeout=10)
@@ -518,12 +522,8 @@ class BacktestReport:
         chart = Path(directory) / "cumulative_pnl.png"
         chart.write_bytes(self.chart_png)
         quality = self.quality.table
-        numeric = quality.select_dtypes("number")
-        quality_metrics = {
-            f"quality_{month}_{point}_{name}": float(value)
-            for (month, point), row in numeric.iterrows()
-            for name, value in row.items()
-        }
+        flat = quality.select_dtypes("number").reset_index().melt(id_vars=["month", "settlement_point"])
+        quality_metrics = {f"quality_{m}_{p}_{name}": float(v) for m, p, name, v in flat.itertuples(index=False)}
         return RunRecord(
             params={
                 "fee_per_mwh": self.evaluation.fee_per_mwh,

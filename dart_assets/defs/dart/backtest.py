@@ -191,9 +191,8 @@ def month_metadata(result: backtest.MonthResult, core: backtest.BacktestConfig) 
     """What a month's partition shows: the served model and why, its metrics vs the candidates and baselines."""
     served = result.metrics.iloc[0]
     candidates = pd.DataFrame.from_dict(result.candidates, orient="index")
-    selection_columns = [
-        c for c in ("val_mae", "val_rmse", "test_mae", "test_rmse", "test_mae_skill") if c in candidates
-    ]
+    columns = [c for c in ("val_mae", "val_rmse", "test_mae", "test_rmse", "test_mae_skill") if c in candidates]
+    candidates = candidates[columns].assign(train_seconds=pd.Series(result.train_seconds))
     return {
         "served_model": result.served,
         "gate_passed": result.selection.passed,
@@ -205,8 +204,8 @@ def month_metadata(result: backtest.MonthResult, core: backtest.BacktestConfig) 
         ),
         "by_point": dg.MetadataValue.md(trading.quality_report(result.frame, result.month).markdown()),
         "selection_inputs": dg.MetadataValue.md(
-            "Each candidate on its training rows' own validation and test splits (what the rule read):\n\n"
-            + candidates[selection_columns].to_markdown(floatfmt=".3f")
+            "Each candidate on its training rows' own validation and test splits (what the rule read), and its "
+            "training time:\n\n" + candidates.to_markdown(floatfmt=".3f")
         ),
         "training_window": f"{result.train_first_day.date()}..{result.train_last_day.date()} "
         f"({result.train_days} days, {core.window})",
@@ -239,8 +238,9 @@ def report(
             tags={"dagster_run_id": context.run.run_id, "dagster_asset": "backtest_report"},
         )
     quality = result.quality.table
-    pooled = quality.loc[(trading.ALL, trading.ALL)]
+    pooled = quality.loc[[(trading.ALL, trading.ALL)]].iloc[0]
     summary = result.evaluation.summary
+    threshold = summary.loc[[("threshold", trading.POOLED)]].iloc[0]
     record = {
         "mlflow_run_id": run.run_id,
         "months": months,
@@ -266,8 +266,8 @@ def report(
             "mae_skill": float(pooled["mae_skill"]),
             "sign_accuracy": float(pooled["sign_accuracy"]),
             "p10_p90_coverage": float(pooled["p10_p90_coverage"]),
-            "threshold_total_pnl": float(summary.loc[("threshold", trading.POOLED), "total_pnl"]),
-            "threshold_sharpe": float(summary.loc[("threshold", trading.POOLED), "sharpe"]),
+            "threshold_total_pnl": float(threshold["total_pnl"]),
+            "threshold_sharpe": float(threshold["sharpe"]),
             "mlflow_run_id": run.run_id,
             "mlflow_run": dg.MetadataValue.text(store.run_url(run.run_id)),
         },

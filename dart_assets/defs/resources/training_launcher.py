@@ -181,7 +181,7 @@ class TrainingLauncher(dg.ConfigurableResource):
         config = cast(AzureMLConfig, self.azureml)
         run_id = context.run.run_id
         output = self.backtest_output_uri(month, family, run_id)
-        extra = ("--backtest-month", month, "--min-training-days", str(window.min_training_days))
+        extra: tuple[str, ...] = ("--backtest-month", month, "--min-training-days", str(window.min_training_days))
         if window.rolling_months is not None:
             extra += ("--rolling-months", str(window.rolling_months))
         job = build_command_job(
