@@ -87,7 +87,7 @@ class TrainingWindow:
     rolling_months: int | None = None
     """None: expanding window (every settled row before the month); N: only those of the last N months."""
     min_training_days: int = 28
-    """Fewest delivery days of training rows a month needs; fewer fail the month with a clear error."""
+    """Fewest calendar days the training rows must span; a shorter history fails the month with a clear error."""
 
     def __post_init__(self) -> None:
         if self.rolling_months is not None and self.rolling_months < 1:
@@ -185,18 +185,19 @@ def month_start(month: str | pd.Timestamp) -> pd.Timestamp:
 
 def training_rows(features: pd.DataFrame, month: str, window: TrainingWindow) -> pd.DataFrame:
     """The rows month M's models may learn from: whole delivery days settled at M1's decision time (up to M1-2),
-    within the window. BacktestError if they span fewer than `window.min_training_days` days."""
+    within the window. BacktestError if they span fewer than `window.min_training_days` calendar days (days left
+    out of hourly_features for missing inputs inside the span still count: gaps are data)."""
     first = month_start(month)
     last_day = first - pd.Timedelta(days=SETTLED_LAG_DAYS)
     keep = (features["delivery_date"] <= last_day) & features[TARGET].notna()
     if window.rolling_months is not None:
         keep &= features["delivery_date"] >= first - pd.DateOffset(months=window.rolling_months)
     rows = features[keep].reset_index(drop=True)
-    days = rows["delivery_date"].nunique()
-    if days < window.min_training_days:
-        span = f"{rows['delivery_date'].min().date()}..{rows['delivery_date'].max().date()}" if days else "none"
+    span = (rows["delivery_date"].max() - rows["delivery_date"].min()).days + 1 if len(rows) else 0
+    if span < window.min_training_days:
+        days = f"{rows['delivery_date'].min().date()}..{rows['delivery_date'].max().date()}" if len(rows) else "none"
         raise BacktestError(
-            f"month {month_label(month)}: {days} delivery day(s) of hourly_features before it ({span}, "
+            f"month {month_label(month)}: the hourly_features rows before it span {span} day(s) ({days}, "
             f"{window} window, up to {last_day.date()}); at least {window.min_training_days} are needed: "
             "materialize the market data and hourly_features from earlier days"
         )
@@ -473,6 +474,8 @@ def _run_in_worker(month: str) -> MonthResult:
         return run_month(
             _WORKER["features"], month, _WORKER["config"], lambda line: _WORKER["lines"].put((month, line))
         )
+    except BacktestError:
+        raise
     except Exception as exc:  # the parent sees which month failed, with a picklable error
         raise BacktestError(f"month {month}: {type(exc).__name__}: {exc}") from None
 
@@ -567,6 +570,8 @@ def report(
             selection=("selection", "first"),
         )
     )
+    for column in ("train_first_day", "train_last_day"):
+        models[column] = pd.to_datetime(models[column]).dt.strftime("%Y-%m-%d")
     chart = trading.pnl_chart(
         evaluation, f"Walk-forward backtest {models.index[0]}..{models.index[-1]}", per_point=True
     )

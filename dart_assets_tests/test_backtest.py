@@ -88,11 +88,19 @@ def test_training_rows_are_the_days_settled_at_the_first_decision_time(table):
         "2025-02-27"
     )
     with pytest.raises(
-        backtest.BacktestError, match=r"month 2025-03: 27 delivery day\(s\) .*rolling 1 month window.*at least 28"
+        backtest.BacktestError,
+        match=r"month 2025-03: the hourly_features rows before it span 27 day\(s\) \(2025-02-01\.\.2025-02-27, "
+        r"rolling 1 month window, up to 2025-02-27\); at least 28 are needed",
     ):
         backtest.training_rows(table, MONTH, backtest.TrainingWindow(rolling_months=1, min_training_days=28))
     with pytest.raises(backtest.BacktestError, match="month 2025-05: no hourly_features rows"):
         backtest.month_rows(table, "2025-05")
+    # Days left out of hourly_features (a missing input) inside the window still count toward its span.
+    gappy = table[~table.delivery_date.between("2025-02-10", "2025-02-14")]
+    assert (
+        backtest.training_rows(gappy, MONTH, backtest.TrainingWindow(min_training_days=42)).delivery_date.nunique()
+        == 37
+    )
 
 
 def test_the_month_is_every_hour_of_its_days_with_realised_dart_and_naive_forecasts(table, month):

@@ -29,7 +29,7 @@ from dart_assets.settings import ExecutionMode
 GROUP = "backtest"
 MONTH_FORMAT = "%Y-%m"
 DAYS_PER_TRAINING_MONTH = 28
-"""A month counts toward the minimum training history with at least this many delivery days of rows."""
+"""DART_BACKTEST_MIN_TRAINING_MONTHS x this: the fewest calendar days a month's training rows must span."""
 AZUREML_JOBS_IN_FLIGHT = 12
 
 

@@ -54,19 +54,23 @@ def _resources() -> dict:
     }
 
 
-def test_one_month_trains_each_family_as_a_job_on_its_compute(fake_account, ml_client, features):  # noqa: F811
+def _backtest_month(account, features: pd.DataFrame, params: dict) -> dg.ExecuteInProcessResult:
+    """hourly_features in the lake, then dart_backtest for MONTH in Azure ML mode."""
     buffer = io.BytesIO()
     features.to_parquet(buffer, index=False)
-    (fake_account / "hourly_features.parquet").write_bytes(buffer.getvalue())
-
-    result = dg.materialize(
+    (account / "hourly_features.parquet").write_bytes(buffer.getvalue())
+    return dg.materialize(
         [dg.AssetSpec("hourly_features"), DEFS.get_assets_def("dart_backtest")],
         selection=["dart_backtest"],
         partition_key=MONTH,
         resources=_resources(),
-        run_config={"ops": {"dart_backtest": {"config": {"params": TINY}}}},
+        run_config={"ops": {"dart_backtest": {"config": {"params": params}}}},
         raise_on_error=False,
     )
+
+
+def test_one_month_trains_each_family_as_a_job_on_its_compute(fake_account, ml_client, features):  # noqa: F811
+    result = _backtest_month(fake_account, features, TINY)
     logs = "\n".join(ml_client.output(job.name) for job in ml_client.submitted)
     assert result.success, logs[-5000:]
 
@@ -94,24 +98,9 @@ def test_one_month_trains_each_family_as_a_job_on_its_compute(fake_account, ml_c
 
 
 def test_a_failed_job_fails_the_month_and_cancels_the_others(fake_account, ml_client, features):  # noqa: F811
-    buffer = io.BytesIO()
-    features.to_parquet(buffer, index=False)
-    (fake_account / "hourly_features.parquet").write_bytes(buffer.getvalue())
-    result = dg.materialize(
-        [dg.AssetSpec("hourly_features"), DEFS.get_assets_def("dart_backtest")],
-        selection=["dart_backtest"],
-        partition_key=MONTH,
-        resources=_resources(),
-        # xgb refuses an unknown parameter at once; the LSTM would run for a long time.
-        run_config={
-            "ops": {
-                "dart_backtest": {
-                    "config": {"params": {"xgb": {"no_such_param": 1}, "lstm": {"max_epochs": 500, "patience": 500}}}
-                }
-            }
-        },
-        raise_on_error=False,
-    )
+    # xgb refuses an unknown parameter at once; the LSTM would run for a long time.
+    params = {"xgb": {"no_such_param": 1}, "lstm": {"max_epochs": 500, "patience": 500}}
+    result = _backtest_month(fake_account, features, params)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
     assert "ended Failed" in str(failure.step_failure_data.user_failure_data.description)
