@@ -25,6 +25,7 @@ DEFAULT_POINTS = ("HB_HOUSTON", "HB_NORTH", "HB_WEST")
 DEFAULT_START_DATE = "2025-01-01"
 DEFAULT_STORAGE = ".dart/storage"
 DEFAULT_DAGSTER_HOME = ".dart/dagster_home"
+DEFAULT_BACKTEST_MIN_TRAINING_MONTHS = 3
 # The desk's morning runs are scheduled up to two hours before the decision time, on the same day (D-1).
 EARLIEST_DECISION_TIME = dt.time(2, 0)
 MLFLOW_TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
@@ -100,6 +101,8 @@ class Settings:
     gate_min_skill: float = 0.02
     gate_min_point_skill: float = -0.02
     """Every settlement point's own test MAE skill must reach this floor (a pooled skill can hide a losing point)."""
+    backtest_min_training_months: int = DEFAULT_BACKTEST_MIN_TRAINING_MONTHS
+    """Months of data after start_date before the first dart_backtest month."""
     mlflow_tracking_uri: str | EnvSecret | None = None
     """None: a SQLite store beside the asset files (`default_mlflow_uri`)."""
     mlflow_ui_url: str | None = None
@@ -146,6 +149,9 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         gate_max_test_rmse=env.number("DART_GATE_MAX_TEST_RMSE", 60.0, 0.0, 10_000.0),
         gate_min_skill=env.number("DART_GATE_MIN_SKILL", 0.02, -1.0, 1.0),
         gate_min_point_skill=env.number("DART_GATE_MIN_POINT_SKILL", -0.02, -1.0, 1.0),
+        backtest_min_training_months=env.positive(
+            "DART_BACKTEST_MIN_TRAINING_MONTHS", DEFAULT_BACKTEST_MIN_TRAINING_MONTHS, int, "months"
+        ),
         mlflow_tracking_uri=EnvSecret(MLFLOW_TRACKING_URI_ENV) if env.get(MLFLOW_TRACKING_URI_ENV) else None,
         mlflow_ui_url=env.get("MLFLOW_UI_URL"),
         transformer=_transformer(env),
@@ -209,14 +215,14 @@ class _Environment:
             raise SettingsError(f"{name}={raw!r} is outside {low:g}..{high:g}")
         return value
 
-    def positive(self, name: str, default: N, cast: Callable[[str], N]) -> N:
+    def positive(self, name: str, default: N, cast: Callable[[str], N], unit: str = "") -> N:
         raw = self.get(name)
         if raw is None:
             return default
         try:
             value = cast(raw)
         except ValueError:
-            kind = "a whole number of years" if cast is int else "a number"
+            kind = f"a whole number of {unit}" if cast is int else "a number"
             raise SettingsError(f"{name}={raw!r} is not {kind}, e.g. {default}") from None
         if not value > 0:
             raise SettingsError(f"{name}={raw!r} must be greater than 0")
@@ -258,7 +264,7 @@ def _transformer(env: _Environment) -> TransformerSettings:
     return TransformerSettings(
         data_path=data_path,
         limit_kw=env.positive("TRANSFORMER_LIMIT_KW", defaults.limit_kw, float),
-        horizon_years=env.positive("TRANSFORMER_HORIZON_YEARS", defaults.horizon_years, int),
+        horizon_years=env.positive("TRANSFORMER_HORIZON_YEARS", defaults.horizon_years, int, "years"),
         rmse_threshold_kw=env.positive("TRANSFORMER_RMSE_THRESHOLD_KW", defaults.rmse_threshold_kw, float),
     )
 

@@ -38,6 +38,7 @@ def test_defaults_run_on_the_built_in_generator():
     assert settings.execution == "local" and settings.azureml is None
     assert settings.decision_time == dt.time(9, 0)
     assert (settings.gate_max_test_rmse, settings.gate_min_skill, settings.gate_min_point_skill) == (60.0, 0.02, -0.02)
+    assert settings.backtest_min_training_months == 3
     assert settings.mlflow_tracking_uri is None and settings.mlflow_ui_url is None
     assert settings.default_mlflow_uri == f"sqlite:///{Path('.dart/storage').resolve() / 'mlflow.db'}"
     assert settings.transformer == TransformerSettings(
@@ -57,6 +58,7 @@ def test_values_are_normalised(tmp_path):
             "DART_GATE_MIN_POINT_SKILL": " -0.1 ",
             "DART_STORAGE": "abfss://dart@account.dfs.core.windows.net/assets",
             "DART_DECISION_TIME": " 8:30 ",
+            "DART_BACKTEST_MIN_TRAINING_MONTHS": "6",
             "MLFLOW_UI_URL": "http://127.0.0.1:5000",
             "DAGSTER_HOME": str(tmp_path / "home"),
         }
@@ -66,6 +68,7 @@ def test_values_are_normalised(tmp_path):
     assert settings.start_date == "2024-02-29"
     assert settings.gate_min_skill == -0.5 and settings.gate_min_point_skill == -0.1
     assert settings.decision_time == dt.time(8, 30)
+    assert settings.backtest_min_training_months == 6
     assert not settings.storage_is_local
     assert settings.default_mlflow_uri == f"sqlite:///{Path('.dart/storage').resolve() / 'mlflow.db'}"
     assert settings.mlflow_ui_url == "http://127.0.0.1:5000"
@@ -178,6 +181,11 @@ def test_azure_variables_are_not_read_in_local_mode():
         ({"TRANSFORMER_LIMIT_KW": "-5"}, r"TRANSFORMER_LIMIT_KW='-5' must be greater than 0"),
         ({"TRANSFORMER_HORIZON_YEARS": "2.5"}, r"TRANSFORMER_HORIZON_YEARS='2.5' is not a whole number of years"),
         ({"TRANSFORMER_HORIZON_YEARS": "0"}, r"must be greater than 0"),
+        (
+            {"DART_BACKTEST_MIN_TRAINING_MONTHS": "half a year"},
+            r"DART_BACKTEST_MIN_TRAINING_MONTHS='half a year' is not a whole number of months, e.g. 3",
+        ),
+        ({"DART_BACKTEST_MIN_TRAINING_MONTHS": "0"}, r"DART_BACKTEST_MIN_TRAINING_MONTHS='0' must be greater than 0"),
         ({"TRANSFORMER_RMSE_THRESHOLD_KW": "nan"}, r"must be greater than 0"),
         ({"TRANSFORMER_DATA_PATH": "/no/such/file.csv"}, r"TRANSFORMER_DATA_PATH='/no/such/file.csv' is not a file"),
         (

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 from mlflow import MlflowClient
@@ -16,6 +17,8 @@ PREVIOUS = "previous"
 FALLBACK = "fallback"
 """The naive forecaster the morning run serves while no model has ever passed the gate (DART domain)."""
 ROLE_TAG = "role"
+PROMOTED_AT_TAG = "promoted_at_utc"
+"""Version tag: when the version became champion (ISO 8601, UTC). MLflow keeps no history of its aliases."""
 
 
 def champion(client: MlflowClient, model_name: str) -> ModelVersion | None:
@@ -28,6 +31,29 @@ def by_alias(client: MlflowClient, model_name: str, alias: str) -> ModelVersion 
         return client.get_model_version_by_alias(model_name, alias)
     except MlflowException:
         return None
+
+
+def promoted_at(version: ModelVersion) -> dt.datetime:
+    """When `version` became champion: its promotion tag, else its registration time (a version is registered
+    by its promotion, so the two agree for versions promoted before the tag existed)."""
+    tagged = (version.tags or {}).get(PROMOTED_AT_TAG)
+    if tagged:
+        return dt.datetime.fromisoformat(tagged).astimezone(dt.UTC)
+    return dt.datetime.fromtimestamp(version.creation_timestamp / 1000, dt.UTC)
+
+
+def champion_at(client: MlflowClient, model_name: str, when: dt.datetime) -> ModelVersion | None:
+    """The version that was champion at `when`: the last one promoted at or before it; None if none was yet.
+
+    Rebuilt from the promotion times, so a rollback (which moves the alias without a new promotion) is not seen:
+    after one, days between the rollback and the next promotion resolve to the last promoted version.
+    """
+    try:
+        versions = client.search_model_versions(f"name='{model_name}'")
+    except MlflowException:
+        return None
+    earlier = [v for v in versions if promoted_at(v) <= when]
+    return max(earlier, key=promoted_at, default=None)
 
 
 def promote(

@@ -1,6 +1,10 @@
 """The training entry point: one model family on hourly_features, logged to MLflow, summarised for Dagster.
 
     python -m dart_assets.entrypoints.train --family lgbm --features <hourly_features.parquet> --output <folder>
+    python -m dart_assets.entrypoints.train --family lgbm --features ... --output <folder> --backtest-month 2025-06
+
+The second form is one family's share of a walk-forward backtest month (`dart_assets.backtest`): trained on the
+rows known at the month's first decision time, its forecasts of the month written to <folder> (no MLflow run).
 
 Dagster's local launcher calls `run_training` inside the step process; an Azure ML job (or `az ml job create`) runs
 this module. Under Dagster Pipes it streams progress to the run's logs and reports the `TrainingSummary` back to
@@ -39,6 +43,9 @@ PIPES_ACCOUNT_ENV = "DART_PIPES_BLOB_ACCOUNT_URL"
 AZURE_BLOB_TRANSPORT = "azure-blob"
 SUMMARY_METADATA_KEY = "training_summary"
 """The one metadata entry the job reports through Pipes: the TrainingSummary as JSON."""
+BACKTEST_METADATA_KEY = "backtest_candidate"
+"""What a backtest job reports instead: its CandidateForecast's summary (the predictions are in its output)."""
+PREDICTIONS_FILE = "predictions.parquet"
 
 
 def read_features(uri: str) -> pd.DataFrame:
@@ -119,6 +126,32 @@ def run_training(
         shutil.rmtree(work, ignore_errors=True)
 
 
+def run_backtest_candidate(
+    family: str,
+    features_uri: str,
+    output_uri: str,
+    month: str,
+    rolling_months: int | None,
+    min_training_days: int,
+    params: dict[str, Any],
+    seed: int,
+    n_threads: int,
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
+    """Train `family` for backtest month `month`, write its forecasts of the month to `output_uri`/predictions.parquet
+    and return the candidate's summary."""
+    from dart_assets import backtest
+
+    families.get(family)
+    window = backtest.TrainingWindow(rolling_months, min_training_days)
+    frame = read_features(features_uri)
+    candidate = backtest.train_candidate(family, frame, month, window, params, seed, n_threads, progress)
+    target = UPath(output_uri) / PREDICTIONS_FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(candidate.predictions.to_parquet(index=False))
+    return candidate.summary()
+
+
 def _run_url(run_id: str) -> str | None:
     """The run in the MLflow UI if the job knows its address, else where to browse it."""
     base = os.environ.get("MLFLOW_UI_URL")
@@ -138,6 +171,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--params", default="{}", help="JSON object of hyperparameter overrides")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--n-threads", type=int, default=1)
+    parser.add_argument("--backtest-month", help="YYYY-MM: train for this walk-forward month and forecast it")
+    parser.add_argument("--rolling-months", type=int, help="backtest: train on the last N months only")
+    parser.add_argument("--min-training-days", type=int, default=28, help="backtest: fewest days of training rows")
     return parser
 
 
@@ -162,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from dagster_pipes import DAGSTER_PIPES_CONTEXT_ENV_VAR
 
+    if args.backtest_month:
+        return _backtest(args, DAGSTER_PIPES_CONTEXT_ENV_VAR in os.environ)
+
     def train(tags: dict[str, str], progress: Callable[[str], None]) -> TrainingSummary:
         params = json.loads(args.params)
         return run_training(args.family, args.features, args.output, params, args.seed, args.n_threads, tags, progress)
@@ -182,6 +221,30 @@ def main(argv: list[str] | None = None) -> int:
         pipes.report_asset_materialization(
             metadata={SUMMARY_METADATA_KEY: {"type": "json", "raw_value": summary.to_dict()}}
         )
+    return 0
+
+
+def _backtest(args: argparse.Namespace, under_pipes: bool) -> int:
+    def work(progress: Callable[[str], None]) -> dict[str, Any]:
+        return run_backtest_candidate(
+            args.family,
+            args.features,
+            args.output,
+            args.backtest_month,
+            args.rolling_months,
+            args.min_training_days,
+            json.loads(args.params),
+            args.seed,
+            args.n_threads,
+            progress,
+        )
+
+    if not under_pipes:
+        print(json.dumps(work(lambda msg: print(msg, flush=True)), indent=2))
+        return 0
+    with _open_pipes() as pipes:
+        summary = work(pipes.log.info)
+        pipes.report_asset_materialization(metadata={BACKTEST_METADATA_KEY: {"type": "json", "raw_value": summary}})
     return 0
 
 

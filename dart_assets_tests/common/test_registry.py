@@ -1,5 +1,6 @@
 """champion/previous aliases and rollback on a real SQLite MLflow registry."""
 
+import datetime as dt
 import uuid
 
 import pytest
@@ -81,3 +82,25 @@ def test_rollback_without_previous_raises(client, model):
     with pytest.raises(LookupError, match=f"{name}: rollback needs both"):
         registry.rollback(client, name)
     assert aliases(client, name) == {"champion": "1"}
+
+
+def test_the_champion_at_a_past_time_is_the_last_version_promoted_by_then(client, model, tmp_path):
+    name, promote = model
+    stamp = lambda day: {registry.PROMOTED_AT_TAG: f"{day}T14:00:00+00:00"}  # noqa: E731
+    experiment = client.get_experiment_by_name(name).experiment_id
+    for label, day in (("lgbm_model", "2025-02-01"), ("xgb_model", "2025-03-01")):
+        run = client.create_run(experiment).info.run_id
+        (tmp_path / label).mkdir()
+        registry.promote(client, name, str(tmp_path / label), run, stamp(day))
+    at = dt.datetime.fromisoformat
+    assert registry.champion_at(client, name, at("2025-01-31T23:00:00+00:00")) is None
+    assert str(registry.champion_at(client, name, at("2025-02-01T14:00:00+00:00")).version) == "1"
+    assert str(registry.champion_at(client, name, at("2025-02-20T00:00:00+00:00")).version) == "1"
+    assert str(registry.champion_at(client, name, at("2025-03-02T00:00:00+00:00")).version) == "2"
+    # A version promoted without the tag counts from its registration, i.e. now.
+    promote("lstm_model")
+    now = dt.datetime.now(dt.UTC)
+    assert str(registry.champion_at(client, name, now + dt.timedelta(minutes=1)).version) == "3"
+    assert str(registry.champion_at(client, name, now - dt.timedelta(days=1)).version) == "2"
+    assert registry.promoted_at(registry.champion(client, name)) <= now
+    assert registry.champion_at(client, "never-registered", now) is None

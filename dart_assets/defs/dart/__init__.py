@@ -1,9 +1,10 @@
 """The DART graph: market data -> features -> one model per family -> gated promotion -> daily forecast and its
-accuracy, with the desk's schedules."""
+accuracy, with the desk's schedules; beside it, the walk-forward backtest of the same features and selection."""
 
 import dagster as dg
 
 from dart_assets.defs.dart.automation import Rhythm, build_automation, freshness
+from dart_assets.defs.dart.backtest import build_backtest_assets
 from dart_assets.defs.dart.forecasting import build_forecast_assets
 from dart_assets.defs.dart.market import build_hourly_features, build_market_data
 from dart_assets.defs.dart.partitions import build_partitions
@@ -30,6 +31,7 @@ def build_dart_defs(settings: Settings) -> dg.Definitions:
             promoted_model,
             dart_forecast,
             forecast_accuracy,
+            *build_backtest_assets(settings.start_date, settings.backtest_min_training_months, settings.execution),
         ],
         asset_checks=[rmse_gate],
         resources={

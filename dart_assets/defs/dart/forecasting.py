@@ -8,6 +8,7 @@ import base64
 import datetime as dt
 import warnings
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import pandas as pd
@@ -17,7 +18,12 @@ from dart_assets.defs.dart.promotion import promoted_model
 from dart_assets.defs.dart.training import MODEL_ASSET_KEYS
 from dart_assets.defs.resources.market_source import MarketDataSource
 from dart_assets.defs.resources.mlflow import MlflowResource
+from dart_assets.market.timeutil import decision_time_utc
 from dart_assets.ml import MODEL_NAME
+
+if TYPE_CHECKING:  # mlflow loads in the steps that use it, not with the definitions
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
 
 GROUP = "forecasting"
 DRIFT_WINDOW_DAYS = 14
@@ -123,6 +129,10 @@ def forecast(
             f"no champion and no fallback in the registry ({MODEL_NAME}@champion, @fallback): materialize "
             f"hourly_features, {', '.join(MODEL_ASSET_KEYS)} and promoted_model first"
         )
+    if alias == registry.CHAMPION:
+        version, history = model_for_decision(client, version, decision_time_utc(day, decision_time))
+    else:
+        history = f"no champion yet: the fallback v{version.version} (the best naive baseline per point)"
     model = tracking.load_bundle_from_run(str(version.run_id))
     try:
         table = forecasting.forecast_day(
@@ -146,6 +156,7 @@ def forecast(
             "model": f"{MODEL_NAME} v{version.version} @{alias} ({model.family})",
             "served": label,
             "fallback": model.baseline is not None,
+            "model_history": history,
             "decision_time_utc": str(table["decision_time_utc"].iloc[0]),
             "mean_forecast": float(table["dart_forecast"].mean()),
             "mean_band_width": float((table["dart_p90"] - table["dart_p10"]).mean()),
@@ -155,6 +166,32 @@ def forecast(
         }
     )
     return table
+
+
+def model_for_decision(
+    client: "MlflowClient", champion: "ModelVersion", decided: pd.Timestamp
+) -> tuple["ModelVersion", str]:
+    """The version to forecast with for a day decided at `decided` (UTC), and what its metadata says about it.
+
+    A backfilled day gets the version that was champion at its decision time (from the promotion times the
+    registry keeps); a day before every promotion gets today's champion, which says so: it may have been trained on
+    that very day.
+    """
+    from dart_assets.common import registry
+
+    since = registry.promoted_at(champion)
+    if since <= decided:
+        return champion, f"the champion at the decision time (v{champion.version}, promoted {since:%Y-%m-%d %H:%M} UTC)"
+    then = registry.champion_at(client, MODEL_NAME, decided)
+    if then is not None:
+        return then, (
+            f"v{then.version}, the champion at this day's decision time (promoted "
+            f"{registry.promoted_at(then):%Y-%m-%d %H:%M} UTC); today's champion is v{champion.version}"
+        )
+    return champion, (
+        f"uses today's champion v{champion.version} (promoted {since:%Y-%m-%d %H:%M} UTC, after this day's decision "
+        "time: it may have been trained on this very day); see dart_backtest for an honest history"
+    )
 
 
 def score(

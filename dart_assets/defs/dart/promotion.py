@@ -5,26 +5,34 @@ so a failed gate never moves the `champion` alias; the blocking `rmse_gate` chec
 function on the recorded numbers, turns red in the UI and stops everything downstream of the promotion.
 """
 
+import datetime as dt
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from pydantic import Field
 
 from dart_assets.common.gate import GateResult
+from dart_assets.common.registry import PROMOTED_AT_TAG
 from dart_assets.defs.dart.training import GROUP, MODEL_ASSET_KEYS, asset_name
 from dart_assets.defs.resources.mlflow import MlflowResource
 from dart_assets.ml import MODEL_NAME
 from dart_assets.ml.gate import DEFAULT_MIN_POINT_SKILL, REQUIRED_METRICS, evaluate_dart_gate
 from dart_assets.ml.naive import NaiveModel
+from dart_assets.ml.selection import (
+    NoUsableCandidate,
+    Selection,
+    SelectionMetric,
+    SelectionRule,
+    select_candidate,
+    usable,
+)
 
 if TYPE_CHECKING:  # mlflow loads in the steps that use it, not with the definitions
     from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
 
-SelectionMetric = Literal["val_mae", "val_rmse"]
-SELECTION_METRICS: tuple[str, ...] = get_args(SelectionMetric)
 BASELINES = ("zero", "same_hour", "hour_dow")
 FALLBACK_ASSET = asset_name(NaiveModel.name)
 
@@ -49,6 +57,9 @@ class PromotionGate(dg.ConfigurableResource):
     def evaluate(self, metrics: dict[str, float]) -> GateResult:
         return evaluate_dart_gate(metrics, self.max_test_rmse, self.min_mae_skill, self.min_point_skill)
 
+    def rule(self) -> SelectionRule:
+        return SelectionRule(self.max_test_rmse, self.min_mae_skill, self.selection_metric, self.min_point_skill)
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -60,10 +71,6 @@ class Candidate:
     metrics: dict[str, float]
     data_window: str
     dagster_run_id: str
-
-    @property
-    def usable(self) -> bool:
-        return all(math.isfinite(self.metrics.get(m, math.nan)) for m in REQUIRED_METRICS)
 
 
 def latest_candidates(context: dg.AssetExecutionContext, client: "MlflowClient") -> dict[str, Candidate]:
@@ -88,15 +95,16 @@ def latest_candidates(context: dg.AssetExecutionContext, client: "MlflowClient")
     return candidates
 
 
-def select(candidates: dict[str, Candidate], metric: SelectionMetric) -> tuple[Candidate, dict[str, Candidate]]:
-    """The usable candidate with the lowest validation `metric`, and all usable ones; Failure if there is none."""
-    usable = {key: c for key, c in candidates.items() if c.usable}
-    if not usable:
+def select(candidates: dict[str, Candidate], rule: SelectionRule) -> Selection:
+    """The production rule (`ml.selection.select_candidate`) on the candidates' recorded metrics; Failure naming
+    what to materialize if none is usable."""
+    try:
+        return select_candidate({key: c.metrics for key, c in candidates.items()}, rule)
+    except NoUsableCandidate:
         raise dg.Failure(
             f"no usable candidate model: materialize {', '.join(MODEL_ASSET_KEYS[:-1])} and {MODEL_ASSET_KEYS[-1]} "
             f"first (found: {', '.join(candidates) or 'none'})"
-        )
-    return min(usable.values(), key=lambda c: c.metrics[metric]), usable
+        ) from None
 
 
 def register(
@@ -117,6 +125,8 @@ def register(
         "dagster_run_id": context.run_id,
         "training_dagster_run_id": winner.dagster_run_id,
         "data_window": winner.data_window,
+        # MLflow keeps no alias history: when each version became champion, for forecasts of past days.
+        PROMOTED_AT_TAG: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         **{k: f"{winner.metrics[k]:.4f}" for k in REQUIRED_METRICS},
     }
     version = registry.promote(client, MODEL_NAME, f"runs:/{winner.mlflow_run_id}/model", winner.mlflow_run_id, tags)
@@ -132,7 +142,7 @@ def register_fallback(
     from dart_assets.common import registry
 
     naive = candidates.get(FALLBACK_ASSET)
-    if naive is None or not naive.usable:
+    if naive is None or not usable(naive.metrics):
         context.log.warning(f"{FALLBACK_ASSET} has no usable run: the registry's fallback is unchanged")
         return registry.by_alias(client, MODEL_NAME, registry.FALLBACK)
     tags = {"source_asset": naive.asset, "family": naive.family, "dagster_run_id": context.run.run_id}
@@ -167,7 +177,7 @@ def comparison_table(candidates: dict[str, Candidate], winner: str, selection_me
 def report(
     winner: Candidate,
     usable: dict[str, Candidate],
-    gate: GateResult,
+    selection: Selection,
     selection_metric: str,
     version: "ModelVersion | None",
     before: "ModelVersion | None",
@@ -180,25 +190,21 @@ def report(
         "family": winner.family,
         "mlflow_run_id": winner.mlflow_run_id,
         "metrics": winner.metrics,
-        "gate_passed": gate.passed,
-        "gate_description": gate.description,
+        "gate_passed": selection.passed,
+        "gate_description": selection.gate.description,
         "registered_version": version.version if version else None,
         "champion_version": version.version if version else (before.version if before else None),
         "selection_metric": selection_metric,
         "fallback_version": fallback.version if fallback else None,
     }
-    why = (
-        f"{winner.asset} has the best {selection_metric} ({winner.metrics[selection_metric]:.3f}) of "
-        f"{len(usable)} candidate(s). {gate.description}."
-    )
     unchanged = f"unchanged: champion stays {'v' + str(before.version) if before else '(none)'}"
     return dg.Output(
         record,
         metadata={
             "comparison": dg.MetadataValue.md(comparison_table(usable, winner.asset, selection_metric)),
             "winner": winner.asset,
-            "why": why,
-            "gate_passed": gate.passed,
+            "why": selection.reason,
+            "gate_passed": selection.passed,
             "registry": f"{MODEL_NAME} v{version.version} @champion" if version else unchanged,
             "fallback": f"{MODEL_NAME} v{fallback.version} @fallback ({FALLBACK_ASSET})" if fallback else "none",
             "mlflow_run_id": winner.mlflow_run_id,
@@ -222,16 +228,16 @@ def promoted_model(
 
     client = mlflow.client()
     candidates = latest_candidates(context, client)
-    winner, usable = select(candidates, gate.selection_metric)
-    result = gate.evaluate(winner.metrics)
+    selection = select(candidates, gate.rule())
+    winner, competing = candidates[selection.chosen], {key: candidates[key] for key in selection.usable}
     version: ModelVersion | None = None
-    if result.passed:
+    if selection.passed:
         version, before = register(context, client, winner)
     else:
-        context.log.warning(f"not promoted: {result.description}")
+        context.log.warning(f"not promoted: {selection.gate.description}")
         before = registry.champion(client, MODEL_NAME)
     fallback = register_fallback(context, client, candidates)
-    return report(winner, usable, result, gate.selection_metric, version, before, mlflow, fallback)
+    return report(winner, competing, selection, gate.selection_metric, version, before, mlflow, fallback)
 
 
 @dg.asset_check(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +26,7 @@ from dart_assets.settings import AzureMLSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 TRANSIENT_HTTP_STATUS = {408, 429, 500, 502, 503, 504}
+FINISHED_STATUSES = {"Completed", "Failed", "Canceled"}
 Compute = Literal["cpu", "gpu"]
 
 
@@ -150,6 +152,21 @@ def run_job(context: dg.AssetExecutionContext, config: AzureMLConfig, job: Any) 
         ) from exc
     finished = _fail_unless_completed(ml_client, job.name)  # after a forwarded cancel, run() returns normally
     return invocation.get_materialize_result(), finished.studio_url
+
+
+def cancel_jobs(config: AzureMLConfig, names: list[str], warn: Callable[[str], None]) -> None:
+    """Cancel those of `names` that have not finished; best effort (a job that cannot be cancelled is reported)."""
+    from azure.ai.ml import MLClient
+    from azure.identity import DefaultAzureCredential
+
+    ml_client = MLClient(DefaultAzureCredential(), config.subscription_id, config.resource_group, config.workspace)
+    for name in list(names):
+        try:
+            if ml_client.jobs.get(name).status not in FINISHED_STATUSES:
+                ml_client.jobs.begin_cancel(name)
+                warn(f"cancelled Azure ML job {name}")
+        except Exception as exc:
+            warn(f"could not cancel Azure ML job {name}: {type(exc).__name__}: {exc}")
 
 
 def _fail_unless_completed(ml_client: Any, name: str, cause: BaseException | None = None) -> Any:

@@ -3,7 +3,7 @@
 One file per asset partition, written to a temporary name and renamed into place, so a failed run never leaves
 a half-written file or clobbers what an earlier run produced. A run covering a range of partitions (a single-run
 backfill) hands over one table; it is split by `delivery_date` into one file per partition (an empty file for a
-day without rows).
+partition without rows).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 from upath import UPath
 
@@ -100,6 +101,8 @@ class ParquetIOManager(dg.ConfigurableIOManager):
 
     @staticmethod
     def _split(context: dg.OutputContext, frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        """One frame per partition key: the rows whose delivery date falls in the partition's time window (a day,
+        or a month for the backtest)."""
         keys = list(context.asset_partition_keys)
         if len(keys) == 1:
             return {keys[0]: frame}
@@ -107,10 +110,17 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             raise ValueError(
                 f"{context.asset_key.to_user_string()}: a multi-partition output needs a {PARTITION_COLUMN} column"
             )
-        days = frame[PARTITION_COLUMN].dt.strftime("%Y-%m-%d")
-        parts = {key: part.reset_index(drop=True) for key, part in frame.groupby(days)}
-        # A day without rows (no data from the source, e.g. no forecast postings) is an empty partition: gaps are data.
-        return {k: parts.get(k, frame.iloc[:0].reset_index(drop=True)) for k in keys}
+        partitions = context.asset_partitions_def
+        if not isinstance(partitions, dg.TimeWindowPartitionsDefinition):
+            raise TypeError(f"{context.asset_key.to_user_string()}: only time-window partitions can be split by date")
+        windows = [partitions.time_window_for_partition_key(key) for key in keys]
+        starts = np.array([np.datetime64(w.start.date()) for w in windows], dtype="datetime64[ns]")
+        ends = np.array([np.datetime64(w.end.date()) for w in windows], dtype="datetime64[ns]")
+        days = pd.to_datetime(frame[PARTITION_COLUMN]).to_numpy(dtype="datetime64[ns]")
+        position = np.searchsorted(starts, days, side="right") - 1
+        inside = (position >= 0) & (days < ends[np.clip(position, 0, None)])
+        # A partition without rows (no data from the source, e.g. no forecast postings) is empty: gaps are data.
+        return {key: frame[inside & (position == i)].reset_index(drop=True) for i, key in enumerate(keys)}
 
     def load_input(self, context: dg.InputContext) -> Any:
         key = context.asset_key

@@ -15,11 +15,15 @@ from pathlib import Path
 from typing import Any, cast, get_args
 
 import dagster as dg
+import pandas as pd
 from pydantic import model_validator
+from upath import UPath
 
+from dart_assets.backtest import BACKTEST_EXPERIMENT, CandidateForecast, TrainingWindow
 from dart_assets.defs.resources.azureml import AzureMLConfig, Compute, build_command_job, job_name, run_job
 from dart_assets.defs.resources.mlflow import MlflowResource
-from dart_assets.entrypoints.train import SUMMARY_METADATA_KEY
+from dart_assets.entrypoints.train import BACKTEST_METADATA_KEY, PREDICTIONS_FILE, SUMMARY_METADATA_KEY
+from dart_assets.ml import families
 from dart_assets.ml.summary import TrainingSummary
 from dart_assets.settings import ABFSS, ExecutionMode
 
@@ -63,7 +67,17 @@ class TrainingLauncher(dg.ConfigurableResource):
     def output_uri(self, family: str, run_id: str) -> str:
         return _join(self.storage, "models", family, run_id)
 
-    def command(self, family: str, params: dict, seed: int, run_id: str, n_threads: int) -> list[str]:
+    def command(
+        self,
+        family: str,
+        params: dict,
+        seed: int,
+        run_id: str,
+        n_threads: int,
+        output: str | None = None,
+        extra: tuple[str, ...] = (),
+    ) -> list[str]:
+        """The entry point's argv; `output` defaults to the training output folder, `extra` are appended."""
         return [
             "-m",
             ENTRY_POINT,
@@ -72,13 +86,14 @@ class TrainingLauncher(dg.ConfigurableResource):
             "--features",
             self.features_uri(),
             "--output",
-            self.output_uri(family, run_id),
+            output or self.output_uri(family, run_id),
             "--params",
             json.dumps(params, sort_keys=True),
             "--seed",
             str(seed),
             "--n-threads",
             str(n_threads),
+            *extra,
         ]
 
     def launch(
@@ -144,6 +159,57 @@ class TrainingLauncher(dg.ConfigurableResource):
         )
         reported, studio_url = run_job(context, config, job)
         return _summary_of(reported, job.name).with_links(azureml_job_url=studio_url)
+
+    def backtest_output_uri(self, month: str, family: str, run_id: str) -> str:
+        return _join(self.storage, "backtest", month, family, run_id)
+
+    def launch_backtest(
+        self,
+        context: dg.AssetExecutionContext,
+        family: str,
+        month: str,
+        window: TrainingWindow,
+        params: dict,
+        seed: int,
+        submitted: list[str] | None = None,
+    ) -> CandidateForecast:
+        """One family's share of backtest month `month` as an Azure ML job on the cluster of the family's compute
+        tag (the tag its training asset carries); its forecasts come back through the job's output folder. The job's
+        name is appended to `submitted` before it is submitted, so a caller can cancel it."""
+        if self.mode != "azureml":
+            raise ValueError("launch_backtest submits Azure ML jobs; locally dart_assets.backtest trains in-process")
+        config = cast(AzureMLConfig, self.azureml)
+        run_id = context.run.run_id
+        output = self.backtest_output_uri(month, family, run_id)
+        extra: tuple[str, ...] = ("--backtest-month", month, "--min-training-days", str(window.min_training_days))
+        if window.rolling_months is not None:
+            extra += ("--rolling-months", str(window.rolling_months))
+        job = build_command_job(
+            config,
+            compute=families.get(family).compute,
+            argv=self.command(family, params, seed, run_id, config.n_threads, output, extra),
+            env={},
+            name=job_name(f"backtest-{month}-{family}", run_id),
+            display_name=f"backtest-{month}-{family}",
+            experiment_name=BACKTEST_EXPERIMENT,
+            tags={
+                "dagster_run_id": run_id,
+                "dagster_asset": context.asset_key.to_user_string(),
+                "model_family": family,
+                "backtest_month": month,
+            },
+        )
+        if submitted is not None:
+            submitted.append(job.name)
+        reported, _ = run_job(context, config, job)
+        entry: Any = (reported.metadata or {}).get(BACKTEST_METADATA_KEY)
+        if entry is None:
+            raise dg.Failure(f"Azure ML job {job.name} completed without reporting its backtest candidate")
+        with (UPath(output) / PREDICTIONS_FILE).open("rb") as handle:
+            predictions = pd.read_parquet(handle)
+        return CandidateForecast.from_summary(
+            entry.value if isinstance(entry, dg.MetadataValue) else entry, predictions
+        )
 
 
 def _summary_of(reported: dg.MaterializeResult, job: str) -> TrainingSummary:

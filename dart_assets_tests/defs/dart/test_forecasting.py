@@ -12,6 +12,7 @@ from mlflow import MlflowClient
 from dart_assets import forecasting
 from dart_assets.common import registry
 from dart_assets.defs import build_defs
+from dart_assets.defs.dart.training import MODEL_ASSET_KEYS
 from dart_assets.market import schemas
 from dart_assets.market.timeutil import hours_in_day
 from dart_assets.ml import MODEL_NAME
@@ -311,3 +312,51 @@ def test_an_empty_d_minus_1_rtm_partition_fails_naming_the_day_and_table(trained
         r"published before 09:00 Central is needed to forecast 2025-03-10$",
     ):
         on_storage(trained_graph, tmp_path, "dart_forecast")
+
+
+def test_a_backfilled_day_uses_the_model_that_was_champion_at_its_decision_time(trained_graph, backfill, tmp_path):
+    """A registry with a history: v1 (today's champion run) promoted on 2025-03-01, v2 (another candidate) promoted
+    now. A day decided after 03-01 gets v1; a day before any promotion gets today's v2, and says so."""
+    from dart_assets.common import registry
+
+    shutil.copy(trained_graph.tracking_uri.removeprefix("sqlite:///"), tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    v1 = registry.champion(client, MODEL_NAME)
+    client.set_model_version_tag(MODEL_NAME, v1.version, registry.PROMOTED_AT_TAG, "2025-03-01T00:00:00+00:00")
+    other = next(
+        metadata_of(trained_graph.training, key)["mlflow_run_id"]
+        for key in MODEL_ASSET_KEYS
+        if metadata_of(trained_graph.training, key)["mlflow_run_id"] != v1.run_id
+    )
+    v2 = registry.promote(client, MODEL_NAME, f"runs:/{other}/model", other, {"family": "other"})
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    for name in ("dam_prices", "rtm_prices", "system_conditions", "driver_forecasts"):
+        (storage / name).symlink_to(trained_graph.storage / name)
+    settings = trained_graph.settings(storage=str(storage), mlflow_tracking_uri=uri)
+
+    def forecast(day: str) -> tuple[pd.DataFrame, dict]:
+        result = trained_graph.materialize(
+            dg.AssetSelection.assets("dart_forecast"),
+            settings=settings,
+            partition_key=day,
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+        return read(storage, "dart_forecast", day), metadata_of(result, "dart_forecast")
+
+    table, meta = forecast("2025-03-10")  # decided 2025-03-09 14:00 UTC
+    assert set(table["model_version"]) == {str(v1.version)}
+    assert meta["model_history"] == (
+        f"v{v1.version}, the champion at this day's decision time (promoted 2025-03-01 00:00 UTC); today's champion "
+        f"is v{v2.version}"
+    )
+    pd.testing.assert_frame_equal(table, read(trained_graph.storage, "dart_forecast", "2025-03-10"))
+
+    table, meta = forecast("2025-02-20")
+    assert set(table["model_version"]) == {str(v2.version)}
+    assert meta["model_history"].startswith(f"uses today's champion v{v2.version} (promoted ")
+    assert meta["model_history"].endswith(
+        "after this day's decision time: it may have been trained on this very day); see dart_backtest for an "
+        "honest history"
+    )

@@ -100,6 +100,19 @@ def test_a_partition_range_is_split_into_one_file_per_day(manager, tmp_path):
     assert context.get_logged_metadata()["dagster/row_count"].value == 72
 
 
+def test_a_range_of_months_is_split_by_delivery_month(manager, tmp_path):
+    months = dg.MonthlyPartitionsDefinition(start_date="2024-10", fmt="%Y-%m", timezone="America/Chicago")
+    frame = table("2024-10-30", days=5)  # 10-30..11-03: the fall-back day is in November
+    context = dg.build_output_context(asset_key=KEY, asset_partitions_def=months, **key_range("2024-10", "2024-12"))
+    manager.handle_output(context, frame)
+    folder = tmp_path / "store" / "market" / "prices"
+    assert files(folder) == ["2024-10.parquet", "2024-11.parquet", "2024-12.parquet"]
+    october, november = (pd.read_parquet(folder / f"{m}.parquet") for m in ("2024-10", "2024-11"))
+    assert sorted(october.delivery_date.dt.day.unique()) == [30, 31] and len(october) == 48
+    assert sorted(november.delivery_date.dt.day.unique()) == [1, 2, 3] and len(november) == 72
+    assert len(pd.read_parquet(folder / "2024-12.parquet")) == 0
+
+
 def test_a_day_without_rows_is_stored_as_an_empty_partition(manager, tmp_path):
     frame = table("2025-01-01", days=3)
     frame = frame[frame.delivery_date != "2025-01-02"]
