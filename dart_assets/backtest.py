@@ -48,9 +48,9 @@ from dart_assets import trading
 from dart_assets.common.tracking import RunRecord
 from dart_assets.features import SETTLED_LAG_DAYS, TARGET, feature_columns
 from dart_assets.ml import families, metrics
-from dart_assets.ml.naive import NaiveModel
 from dart_assets.ml.artifacts import load_bundle
 from dart_assets.ml.dataset import chronological_split
+from dart_assets.ml.naive import NaiveModel
 from dart_assets.ml.selection import Selection, SelectionRule, select_candidate
 
 Progress = Callable[[str], None]
