@@ -110,17 +110,23 @@ def forecast(
     inputs: dict[str, pd.DataFrame],
     decision_time: dt.time,
 ) -> pd.DataFrame:
-    from dart_assets.common import registry
-    from dart_assets.ml import tracking
+    from dart_assets.common.tracking import TrackingUnreachableError
+    from dart_assets.ml.artifacts import BundleIntegrityError
+    from dart_assets.ml.champion import resolve_champion_bundle
 
     day = pd.Timestamp(context.partition_key)
-    champion = registry.champion(mlflow.client(), MODEL_NAME)
+    try:
+        champion = resolve_champion_bundle(
+            mlflow.tracking_uri, MODEL_NAME, mlflow.model_cache_dir, warn=context.log.warning
+        )
+    except (TrackingUnreachableError, BundleIntegrityError) as exc:
+        raise dg.Failure(str(exc)) from None
     if champion is None:
         raise dg.Failure(
             f"no champion in the registry ({MODEL_NAME}@champion): materialize hourly_features, "
             f"{', '.join(MODEL_ASSET_KEYS)} and promoted_model first (the promotion gate must pass)"
         )
-    model = tracking.load_bundle_from_run(str(champion.run_id))
+    model = champion.model
     try:
         table = forecasting.forecast_day(
             model,
@@ -138,6 +144,7 @@ def forecast(
         {
             "chart": dg.MetadataValue.md(f"![forecast](data:image/png;base64,{base64.b64encode(chart).decode()})"),
             "model": f"{MODEL_NAME} v{champion.version} ({model.family})",
+            "model_source": champion.source,
             "decision_time_utc": str(table["decision_time_utc"].iloc[0]),
             "mean_forecast": float(table["dart_forecast"].mean()),
             "mean_band_width": float((table["dart_p90"] - table["dart_p10"]).mean()),
