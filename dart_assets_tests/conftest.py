@@ -40,3 +40,18 @@ def storage(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("DART_STORAGE", str(path))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     return path
+
+
+@pytest.fixture
+def mlflow_env(monkeypatch):
+    """MLflow's process-wide state restored after the test: the tracking URI, and the credential variables that
+    `common.credentials.connect` sets from a URI with user:password. HTTP requests are not retried (MLflow's default
+    backs off for minutes against a server that is down)."""
+    import mlflow
+
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    yield monkeypatch
+    mlflow.set_tracking_uri(None)

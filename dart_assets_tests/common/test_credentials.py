@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import mlflow
 import pytest
 from mlflow.exceptions import MlflowException
@@ -40,30 +42,19 @@ def test_split_credentials_decodes_them():
     assert split_credentials("http://host:5000") == ("http://host:5000", None, None)
 
 
-def test_connect_moves_the_password_out_of_every_url_mlflow_uses(monkeypatch):
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_URI"):
-        monkeypatch.delenv(name, raising=False)
+def test_connect_moves_the_password_out_of_every_url_mlflow_uses(mlflow_env):
     port = free_port()  # nothing listens there
     store = connect(f"http://desk:S3cret-pw@127.0.0.1:{port}")
-    try:
-        assert store == mlflow.get_tracking_uri() == f"http://127.0.0.1:{port}"
-        import os
-
-        assert (os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"]) == ("desk", "S3cret-pw")
-        with pytest.raises(MlflowException) as raised:
-            mlflow.MlflowClient(store).get_experiment_by_name("x")
-        assert "S3cret-pw" not in str(raised.value) and f"127.0.0.1:{port}" in str(raised.value)
-    finally:
-        mlflow.set_tracking_uri(None)
+    assert store == mlflow.get_tracking_uri() == f"http://127.0.0.1:{port}"
+    assert (os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"]) == ("desk", "S3cret-pw")
+    with pytest.raises(MlflowException) as raised:
+        mlflow.MlflowClient(store).get_experiment_by_name("x")
+    assert "S3cret-pw" not in str(raised.value) and f"127.0.0.1:{port}" in str(raised.value)
 
 
-def test_connect_leaves_database_uris_whole(tmp_path):
+def test_connect_leaves_database_uris_whole(tmp_path, mlflow_env):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    try:
-        assert connect(uri) == uri
-    finally:
-        mlflow.set_tracking_uri(None)
+    assert connect(uri) == uri
 
 
 @pytest.mark.parametrize(

@@ -51,11 +51,9 @@ def _registered(store: str, bundle, name: str, alias: str) -> str:
 
 
 @pytest.fixture
-def down(monkeypatch) -> str:
+def down(mlflow_env) -> str:
     """An MLflow URI with a password, where nothing listens."""
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    yield f"http://desk:S3cret-pw@127.0.0.1:{free_port()}"
-    mlflow.set_tracking_uri(None)
+    return f"http://desk:S3cret-pw@127.0.0.1:{free_port()}"
 
 
 def entries(cache) -> list[dict]:
@@ -124,27 +122,21 @@ def test_unreachable_without_a_cache_fails_naming_the_store(tmp_path, down):
     assert "S3cret-pw" not in message
 
 
-def test_a_reachable_registry_serves_its_champion_and_caches_it(bundle, store, tmp_path):
+def test_a_reachable_registry_serves_its_champion_and_caches_it(bundle, store, tmp_path, mlflow_env):
     name = f"{MODEL}-reachable"
     run = _registered(store, bundle, name, registry.CHAMPION)
     cache = tmp_path / "cache"
-    try:
-        served = resolve_champion_bundle(store, name, str(cache))
-        assert (served.version, served.run_id, served.cached) == ("1", run, False)
-        assert served.source == f"{name} v1 @champion from MLflow at {store}"
-        cached = json.loads((cache / name / CHAMPIONS_FILE).read_text())
-        assert [(e["version"], e["run_id"], e["alias"]) for e in cached] == [("1", run, "champion")]
-        assert resolve_champion_bundle(store, "never-registered", str(cache)) is None
-    finally:
-        mlflow.set_tracking_uri(None)
+    served = resolve_champion_bundle(store, name, str(cache))
+    assert (served.version, served.run_id, served.cached) == ("1", run, False)
+    assert served.source == f"{name} v1 @champion from MLflow at {store}"
+    cached = json.loads((cache / name / CHAMPIONS_FILE).read_text())
+    assert [(e["version"], e["run_id"], e["alias"]) for e in cached] == [("1", run, "champion")]
+    assert resolve_champion_bundle(store, "never-registered", str(cache)) is None
 
 
-def test_the_fallback_aliases_are_tried_in_order(bundle, store):
+def test_the_fallback_aliases_are_tried_in_order(bundle, store, mlflow_env):
     name = f"{MODEL}-fallback"
     run = _registered(store, bundle, name, "fallback")
-    try:
-        assert resolve_champion_bundle(store, name, None) is None
-        served = resolve_champion_bundle(store, name, None, aliases=("champion", "fallback"))
-        assert (served.alias, served.version, served.run_id) == ("fallback", "1", run)
-    finally:
-        mlflow.set_tracking_uri(None)
+    assert resolve_champion_bundle(store, name, None) is None
+    served = resolve_champion_bundle(store, name, None, aliases=("champion", "fallback"))
+    assert (served.alias, served.version, served.run_id) == ("fallback", "1", run)

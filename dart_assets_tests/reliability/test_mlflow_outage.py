@@ -6,7 +6,6 @@ from __future__ import annotations
 from unittest import mock
 
 import dagster as dg
-import mlflow
 import pytest
 
 from dart_assets.defs import build_defs
@@ -24,18 +23,12 @@ def lgbm_model_one_quick_retry():
         return training.build_model_asset(FAMILIES["lgbm"], "local")
 
 
-def test_training_with_mlflow_unreachable_fails_naming_the_server(tmp_path, monkeypatch, lgbm_model_one_quick_retry):
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+def test_training_with_mlflow_unreachable_fails_naming_the_server(tmp_path, mlflow_env, lgbm_model_one_quick_retry):
     port = free_port()  # nothing listens there
     uri = f"http://desk:S3cret-pw@127.0.0.1:{port}"
     resources = build_defs(Settings(storage=str(tmp_path / "storage"), mlflow_tracking_uri=uri)).resources
     instance = dg.DagsterInstance.ephemeral()
-    try:
-        result = dg.materialize(
-            [lgbm_model_one_quick_retry], resources=resources, instance=instance, raise_on_error=False
-        )
-    finally:
-        mlflow.set_tracking_uri(None)
+    result = dg.materialize([lgbm_model_one_quick_retry], resources=resources, instance=instance, raise_on_error=False)
 
     assert not result.success
     events = result.all_events

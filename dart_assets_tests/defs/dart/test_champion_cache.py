@@ -7,7 +7,6 @@ import json
 import shutil
 
 import dagster as dg
-import mlflow
 import pandas as pd
 import pytest
 
@@ -31,10 +30,8 @@ def storage(trained_graph, tmp_path):
 
 
 @pytest.fixture
-def unreachable(monkeypatch) -> str:
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    yield f"http://desk:S3cret-pw@127.0.0.1:{free_port()}"
-    mlflow.set_tracking_uri(None)
+def unreachable(mlflow_env) -> str:
+    return f"http://desk:S3cret-pw@127.0.0.1:{free_port()}"
 
 
 def _forecast(trained_graph, storage, **settings) -> dg.ExecuteInProcessResult:
