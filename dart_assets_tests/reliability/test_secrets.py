@@ -1,9 +1,10 @@
 """No secret reaches a log, an event, metadata or a stored file. A small graph runs with fake secret values set the
 way a deployment sets them: the ERCOT API sign-in (used against ERCOT faked at the HTTP boundary), an MLflow
 server reached through a URI with a password in it (a real `mlflow server`), and an Azure storage key in the
-environment. Then every file the run left (the Dagster instance: run and event storage, compute logs; the asset
-files and the ERCOT cache; the MLflow server's store and artifacts) and everything printed or logged is searched for
-the values, raw and encoded.
+environment. The market data comes through the ercot_api source; the trainer reads synthetic features (six days
+of ERCOT postings are too few to train on). Then every file the runs left (the Dagster instance: run and event
+storage, compute logs; the asset files and the ERCOT cache; the MLflow server's store and artifacts) and
+everything printed or logged is searched for the values, raw and encoded.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ import pandas as pd
 import pytest
 
 from dart_assets.defs import build_defs
+from dart_assets.features import build_features
 from dart_assets.market.ercot_api import ErcotApiSource, RetryPolicy
+from dart_assets.market.synthetic import generate
 from dart_assets.settings import load_settings
 from dart_assets_tests.market import ercot_fake
 from dart_assets_tests.processes import free_port, get_json, log_tail, stop_groups
@@ -131,9 +134,15 @@ def test_no_secret_reaches_logs_events_metadata_or_files(tmp_path, mlflow_server
         instance=instance,
         tags={"dagster/asset_partition_range_start": FIRST, "dagster/asset_partition_range_end": LAST},
     )
+    # Six days of ERCOT postings are too few to train on: the trainer reads synthetic features (what
+    # hourly_features would write), the MLflow side (the URI with the password) is the point here.
+    points = tuple(HUBS.split(","))
+    synthetic = generate("2025-01-01", "2025-02-09", points)
+    features = build_features(synthetic["dam_prices"], synthetic["rtm_prices"], synthetic["system_conditions"], points)
+    features.to_parquet(storage / "hourly_features.parquet", index=False)
     training = dg.materialize(
         assets,
-        selection=dg.AssetSelection.assets("hourly_features", "lgbm_model", "promoted_model"),
+        selection=dg.AssetSelection.assets("lgbm_model", "promoted_model"),
         resources=defs.resources,
         instance=instance,
         run_config={"ops": {"lgbm_model": {"config": {"num_boost_round": 20}}}},

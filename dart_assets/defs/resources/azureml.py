@@ -6,6 +6,10 @@ materialization back as blobs, and Dagster relays them to the run. Everything au
 `DefaultAzureCredential` (developer login locally, the clusters' managed identity in Azure); nothing secret is
 configured here.
 
+One job per training step of a Dagster run, never two: the job is named after the run and the family, transient
+Azure errors while submitting or polling are ridden out on the same job, and a retried step (after the errors
+outlasted `transient_patience_seconds`) follows the job by its name and reads its summary from the output folder.
+
 azure-ai-ml costs ~2.5 s to import, so it is imported when a job is launched, never when the definitions load.
 """
 
