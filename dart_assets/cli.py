@@ -22,6 +22,7 @@ from dart_assets.ml.families import FAMILIES
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
 
     from dart_assets.defs.resources.mlflow import MlflowResource
     from dart_assets.settings import Settings
@@ -179,6 +180,55 @@ def _registry_client() -> MlflowClient:
     return _mlflow().client()
 
 
+def _record_rollback(model: str, new: ModelVersion, old: ModelVersion) -> None:
+    """Tell Dagster (an observation of the promotion asset, shown as its latest observation in the UI) and, for the
+    DART model, cache the new champion's bundle: a forecast made while MLflow is down must not serve the model that
+    was just rolled back."""
+    import getpass
+
+    from dart_assets.definitions import settings
+    from dart_assets.defs.resources.mlflow import display_uri
+    from dart_assets.defs.transformer.assets import MODEL_NAME as TRANSFORMER_MODEL
+
+    # The asset whose materializations record each registered model's promotions.
+    asset = {MODEL_NAME: "promoted_model", TRANSFORMER_MODEL: "promoted_transformer_model"}.get(model)
+    if asset is None:
+        print(f"note: {model} is not promoted by this project's graph; nothing recorded in Dagster")
+        return
+    instance = _instance(settings)
+    instance.report_runless_asset_event(
+        dg.AssetObservation(
+            asset,
+            description=f"dart-assets rollback: {model} champion v{old.version} -> v{new.version}",
+            metadata={
+                "registry": f"{model} v{new.version} @champion (rolled back from v{old.version})",
+                "champion_version": dg.MetadataValue.int(int(new.version)),
+                "previous_version": dg.MetadataValue.int(int(old.version)),
+                "mlflow_run_id": str(new.run_id),
+                "source_asset": new.tags.get("source_asset", "?"),
+                "event": "rollback",
+                "by": getpass.getuser(),
+            },
+        )
+    )
+    print(
+        f"recorded in Dagster ({Path(settings.dagster_home).resolve()}): {asset} observed with champion v{new.version}"
+    )
+    if model != MODEL_NAME:
+        return
+    from dart_assets.ml.champion import resolve_champion_bundle
+
+    store = _mlflow()
+    try:
+        resolve_champion_bundle(store.tracking_uri, model, store.model_cache_dir)
+    except Exception as exc:  # the rollback stands; only the cache missed it, and the user is told
+        print(
+            f"warning: v{new.version}'s bundle could not be cached for forecasts made while MLflow "
+            f"({display_uri(store.tracking_uri)}) is down: {exc}",
+            file=sys.stderr,
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="dart-assets", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -216,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         print(f"{args.model}: champion is now v{new.version}, previous is v{old.version}")
+        _record_rollback(args.model, new, old)
         return 0
     for alias in (registry.CHAMPION, registry.PREVIOUS, registry.FALLBACK):
         version = registry.by_alias(client, args.model, alias)

@@ -72,3 +72,18 @@ def instance_dir(tmp_path) -> Iterator[Path]:
     shm = Path("/dev/shm")
     with tempfile.TemporaryDirectory(prefix="dart_instance_", dir=shm if shm.is_dir() else tmp_path) as folder:
         yield Path(folder)
+
+
+@pytest.fixture
+def mlflow_env(monkeypatch):
+    """MLflow's process-wide state restored after the test: the tracking URI, and the credential variables that
+    `common.credentials.connect` sets from a URI with user:password. HTTP requests are not retried (MLflow's default
+    backs off for minutes against a server that is down)."""
+    import mlflow
+
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    yield monkeypatch
+    mlflow.set_tracking_uri(None)

@@ -1,13 +1,18 @@
 """The MLflow model registry as the single source of truth for which model is in production, for both domains.
 
 `champion` is the version downstream code loads; `previous` is the one it replaced, kept for a one-step rollback.
+A promotion or a rollback reads the champion, then moves two aliases: two at once could leave `previous` on the
+wrong version or let the older champion win. They are serialized: by a file lock beside a SQLite store, and across
+runs of a deployment by the one-slot `registry` pool the promotion steps carry.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
+from filelock import FileLock
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
@@ -19,6 +24,8 @@ FALLBACK = "fallback"
 ROLE_TAG = "role"
 PROMOTED_AT_TAG = "promoted_at_utc"
 """Version tag: when the version became champion (ISO 8601, UTC). MLflow keeps no history of its aliases."""
+# MLflow's answers for "no such model" and "no such alias": anything else (an unreachable store) propagates.
+_ABSENT = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
 
 
 def champion(client: MlflowClient, model_name: str) -> ModelVersion | None:
@@ -27,10 +34,24 @@ def champion(client: MlflowClient, model_name: str) -> ModelVersion | None:
 
 
 def by_alias(client: MlflowClient, model_name: str, alias: str) -> ModelVersion | None:
+    """The version `alias` points at, None if the model or the alias does not exist."""
     try:
         return client.get_model_version_by_alias(model_name, alias)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if exc.error_code in _ABSENT:
+            return None
+        raise
+
+
+@contextlib.contextmanager
+def serialized(client: MlflowClient) -> Iterator[None]:
+    """Held while aliases move: a file lock beside a SQLite registry (other stores rely on the `registry` pool)."""
+    uri = str(client.tracking_uri)  # the registry lives in the tracking store here
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    with FileLock(uri[len("sqlite:///") :] + ".registry.lock", timeout=300):
+        yield
 
 
 def promoted_at(version: ModelVersion) -> dt.datetime:
@@ -60,22 +81,27 @@ def promote(
     client: MlflowClient, model_name: str, source_uri: str, run_id: str, tags: Mapping[str, object]
 ) -> ModelVersion:
     """Register `source_uri` as a new version and make it the champion; the old champion becomes `previous`."""
-    old = champion(client, model_name)
-    version = _register(client, model_name, source_uri, run_id, tags)
-    if old is not None:
-        client.set_registered_model_alias(model_name, PREVIOUS, old.version)
-    client.set_registered_model_alias(model_name, CHAMPION, version.version)
-    return client.get_model_version(model_name, version.version)
+    with serialized(client):
+        old = champion(client, model_name)
+        version = _register(client, model_name, source_uri, run_id, tags)
+        if old is not None:
+            client.set_registered_model_alias(model_name, PREVIOUS, old.version)
+        client.set_registered_model_alias(model_name, CHAMPION, version.version)
+        return client.get_model_version(model_name, version.version)
 
 
 def rollback(client: MlflowClient, model_name: str) -> tuple[ModelVersion, ModelVersion]:
     """Swap `champion` and `previous`; returns (new champion, new previous). Running it twice undoes it."""
-    current, before = champion(client, model_name), by_alias(client, model_name, PREVIOUS)
-    if current is None or before is None:
-        raise LookupError(f"{model_name}: rollback needs both a '{CHAMPION}' and a '{PREVIOUS}' version")
-    client.set_registered_model_alias(model_name, CHAMPION, before.version)
-    client.set_registered_model_alias(model_name, PREVIOUS, current.version)
-    return client.get_model_version(model_name, before.version), client.get_model_version(model_name, current.version)
+    with serialized(client):
+        current, before = champion(client, model_name), by_alias(client, model_name, PREVIOUS)
+        if current is None or before is None:
+            raise LookupError(f"{model_name}: rollback needs both a '{CHAMPION}' and a '{PREVIOUS}' version")
+        client.set_registered_model_alias(model_name, CHAMPION, before.version)
+        client.set_registered_model_alias(model_name, PREVIOUS, current.version)
+        return (
+            client.get_model_version(model_name, before.version),
+            client.get_model_version(model_name, current.version),
+        )
 
 
 def set_fallback(
@@ -83,20 +109,23 @@ def set_fallback(
 ) -> ModelVersion:
     """Register `source_uri` under the `fallback` alias alone (tagged role=fallback; champion and previous do not
     move), unless the alias already points at a version of `run_id`; returns the fallback version."""
-    current = by_alias(client, model_name, FALLBACK)
-    if current is not None and current.run_id == run_id:
-        return current
-    version = _register(client, model_name, source_uri, run_id, {**tags, ROLE_TAG: FALLBACK})
-    client.set_registered_model_alias(model_name, FALLBACK, version.version)
-    return client.get_model_version(model_name, version.version)
+    with serialized(client):
+        current = by_alias(client, model_name, FALLBACK)
+        if current is not None and current.run_id == run_id:
+            return current
+        version = _register(client, model_name, source_uri, run_id, {**tags, ROLE_TAG: FALLBACK})
+        client.set_registered_model_alias(model_name, FALLBACK, version.version)
+        return client.get_model_version(model_name, version.version)
 
 
 def _register(
     client: MlflowClient, model_name: str, source_uri: str, run_id: str, tags: Mapping[str, object]
 ) -> ModelVersion:
-    """A new version of `model_name` (created on first use)."""
+    """A new version of `model_name` (created on first use); call it holding `serialized`."""
     try:
         client.get_registered_model(model_name)
-    except MlflowException:
+    except MlflowException as exc:
+        if exc.error_code not in _ABSENT:
+            raise
         client.create_registered_model(model_name, description="Promoted by the dart-assets Dagster graph")
     return client.create_model_version(model_name, source_uri, run_id=run_id, tags={k: str(v) for k, v in tags.items()})

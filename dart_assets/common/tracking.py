@@ -35,6 +35,38 @@ class LoggedRun:
     artifact_uri: str
 
 
+# MLflow's codes for a store that did not answer (connection refused, timeouts, a failing or throttling server).
+_UNAVAILABLE_CODES = {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED"}
+
+
+class TrackingUnreachableError(ConnectionError):
+    """The MLflow store did not answer; the message names it (without credentials) and why."""
+
+    def __init__(self, store: str, reason: str):
+        super().__init__(f"MLflow unreachable at {store}: {reason}")
+        self.store = store
+        self.reason = reason
+
+
+def unreachable(uri: str, exc: BaseException) -> TrackingUnreachableError | None:
+    """A TrackingUnreachableError naming `uri` when `exc` says the store could not be reached, else None (a real
+    answer, such as "no such model", is not an outage)."""
+    from mlflow.exceptions import MlflowException
+    from requests import RequestException
+    from sqlalchemy.exc import OperationalError
+
+    from dart_assets.common.credentials import strip_credentials
+
+    if isinstance(exc, MlflowException):
+        down = exc.error_code in _UNAVAILABLE_CODES
+    else:
+        down = isinstance(exc, (RequestException, OperationalError, OSError))
+    if not down:
+        return None
+    reason = strip_credentials(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    return TrackingUnreachableError(strip_credentials(uri), reason[:400])
+
+
 def ensure_experiment(client: MlflowClient, name: str, artifact_location: str | None = None) -> str:
     """The experiment's id, creating it if missing. Parallel trainers (or Azure ML jobs) starting together against a
     fresh tracking server race to create it; the loser finds the winner's experiment instead of failing."""

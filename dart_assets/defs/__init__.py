@@ -10,6 +10,8 @@ from dart_assets.defs.resources.training_launcher import COMPUTE_TAG
 from dart_assets.defs.transformer import build_transformer_defs
 from dart_assets.settings import EnvSecret, Settings
 
+MODEL_CACHE = "model_cache"
+"""The champion bundles cached under the storage, for forecasts while MLflow is unreachable (ml/champion.py)."""
 # Steps run in parallel; the tag keeps GPU-tagged training steps to one at a time on a machine with one GPU.
 # Step processes fork from a server that has already imported the project: ~0.3 s per step instead of ~3 s.
 EXECUTOR = dg.multiprocess_executor.configured(
@@ -33,7 +35,11 @@ def shared_resources(settings: Settings) -> dict[str, dg.ConfigurableResource | 
     """What both domains use: the asset storage and the MLflow store."""
     return {
         "io_manager": ParquetIOManager(base_path=settings.storage),
-        "mlflow": MlflowResource(tracking_uri=_tracking_uri(settings), ui_url=settings.mlflow_ui_url),
+        "mlflow": MlflowResource(
+            tracking_uri=_tracking_uri(settings),
+            ui_url=settings.mlflow_ui_url,
+            model_cache_dir=f"{settings.storage.rstrip('/')}/{MODEL_CACHE}",
+        ),
     }
 
 

@@ -46,6 +46,9 @@ SUMMARY_METADATA_KEY = "training_summary"
 BACKTEST_METADATA_KEY = "backtest_candidate"
 """What a backtest job reports instead: its CandidateForecast's summary (the predictions are in its output)."""
 PREDICTIONS_FILE = "predictions.parquet"
+SUMMARY_FILE = "summary.json"
+"""The TrainingSummary, also written beside the bundle in the output folder: a launcher that lost the job's Pipes
+messages (a step retried while its job ran on) reads it from there."""
 
 
 def read_features(uri: str) -> pd.DataFrame:
@@ -58,12 +61,24 @@ def read_features(uri: str) -> pd.DataFrame:
     return frame.dropna(subset=[TARGET]).reset_index(drop=True)
 
 
-def _copy_tree(src: Path, dst: UPath) -> None:
-    for path in src.rglob("*"):
-        if path.is_file():
-            target = dst.joinpath(*path.relative_to(src).parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(path.read_bytes())
+def publish_output(bundle_dir: Path, summary: TrainingSummary, output_uri: str, work: Path) -> None:
+    """`output_uri` becomes bundle/ plus summary.json as a whole (common.files.publish_folder): a trainer killed
+    while copying leaves no output folder, or the previous complete one, never a half bundle."""
+    from dart_assets.common.files import publish_folder
+
+    staged = work / "output"
+    shutil.copytree(bundle_dir, staged / "bundle")
+    (staged / SUMMARY_FILE).write_text(json.dumps(summary.to_dict(), default=str))
+    # summary.json is the folder's manifest: written last where folders cannot be renamed (abfss://).
+    publish_folder(staged, UPath(output_uri), last=SUMMARY_FILE)
+
+
+def read_output_summary(output_uri: str) -> TrainingSummary | None:
+    """The summary a finished trainer left in `output_uri`, or None if it never finished publishing there."""
+    path = UPath(output_uri) / SUMMARY_FILE
+    if not path.exists():
+        return None
+    return TrainingSummary.from_dict(json.loads(path.read_text()))
 
 
 def run_training(
@@ -78,7 +93,7 @@ def run_training(
     experiment: str | None = None,
 ) -> TrainingSummary:
     """Train, log to MLflow (the process's tracking URI; `experiment`, else $MLFLOW_EXPERIMENT_NAME, else the DART
-    model's name), copy the bundle to `output_uri`, and summarise."""
+    model's name), publish the bundle and the summary to `output_uri`, and summarise."""
     from dart_assets.ml import tracking
     from dart_assets.ml.training import train_model
 
@@ -102,9 +117,8 @@ def run_training(
         experiment = experiment or os.environ.get(EXPERIMENT_ENV, MODEL_NAME)
         run_name = f"{family}-{tags.get('dagster_run_id', 'manual')[:8]}"
         run_id = tracking.log_training_run(result, experiment, run_name, tags=tags)
-        _copy_tree(result.bundle_dir, UPath(output_uri) / "bundle")
         importance = result.feature_importance
-        return TrainingSummary(
+        summary = TrainingSummary(
             family=family,
             mlflow_run_id=run_id,
             bundle_uri=f"runs:/{run_id}/{tracking.BUNDLE_ARTIFACT_PATH}",
@@ -122,6 +136,8 @@ def run_training(
             per_point_md=per_point_table(result.metrics).to_markdown(floatfmt=".3f"),
             serving=result.serving.to_dict(),
         )
+        publish_output(result.bundle_dir, summary, output_uri, work)
+        return summary
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

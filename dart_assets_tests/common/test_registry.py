@@ -1,6 +1,9 @@
 """champion/previous aliases and rollback on a real SQLite MLflow registry."""
 
 import datetime as dt
+import multiprocessing
+import os
+import time
 import uuid
 
 import pytest
@@ -104,3 +107,43 @@ def test_the_champion_at_a_past_time_is_the_last_version_promoted_by_then(client
     assert str(registry.champion_at(client, name, now - dt.timedelta(days=1)).version) == "2"
     assert registry.promoted_at(registry.champion(client, name)) <= now
     assert registry.champion_at(client, "never-registered", now) is None
+
+
+def _promote_many(uri: str, name: str, experiment: str, count: int, start) -> None:
+    """A separate process promoting `count` new runs as fast as it can once all are ready (`start`, a barrier),
+    against a store that answers with a server's latency (50 ms per registration)."""
+    client = MlflowClient(uri)
+    register = client.create_model_version
+
+    def slow_register(*args, **kwargs):
+        version = register(*args, **kwargs)
+        time.sleep(0.05)
+        return version
+
+    client.create_model_version = slow_register
+    runs = [client.create_run(experiment).info.run_id for _ in range(count)]
+    start.wait(timeout=60)
+    for run in runs:
+        registry.promote(client, name, f"runs:/{run}/model", run, {"writer": str(os.getpid())})
+
+
+def test_promotions_from_processes_at_once_leave_consistent_aliases(client):
+    """Each promotion reads the champion, then moves two aliases; interleaved, `previous` could name a version
+    that never was the champion just before the last one, or an older version could end up champion."""
+    uri = client.tracking_uri
+    name = f"dart-concurrent-{uuid.uuid4().hex[:8]}"
+    experiment = client.create_experiment(name)
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(2)
+    writers = [context.Process(target=_promote_many, args=(uri, name, experiment, 8, start)) for _ in range(2)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=120)
+    assert [w.exitcode for w in writers] == [0, 0]
+
+    versions = client.search_model_versions(f"name='{name}'")
+    numbers = sorted(int(v.version) for v in versions)
+    assert numbers == list(range(1, 17))
+    assert len({v.tags["writer"] for v in versions}) == 2  # both wrote
+    assert aliases(client, name) == {"champion": "16", "previous": "15"}

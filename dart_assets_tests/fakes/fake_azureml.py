@@ -27,10 +27,15 @@ class _Run:
 
 
 class FakeMLClient:
+    """`submit_errors` are raised by create_or_update before the job exists, `errors_after_create` after it was
+    created (a request that timed out on the way back), `poll_errors` by jobs.get of an existing job."""
+
     def __init__(self, storage_root: Path, log_dir: Path, submit_errors: list[Exception] | None = None):
         self.storage_root = storage_root
         self.log_dir = log_dir
         self.submit_errors = list(submit_errors or [])
+        self.errors_after_create: list[Exception] = []
+        self.poll_errors: list[Exception] = []
         self.connections: list[tuple] = []  # (credential, subscription, resource group, workspace) per MLClient()
         self.submit_attempts = 0
         self.submitted: list = []  # the Command objects as submitted (Pipes bootstrap vars merged in)
@@ -56,6 +61,8 @@ class FakeMLClient:
         if not isinstance(job, Command):
             raise TypeError(f"expected an azure.ai.ml Command, got {type(job).__name__}")
         job._to_job()._to_rest_object()  # what the real client sends; raises on an invalid spec
+        if job.name in self.runs:  # never expected: the tests count submissions, this stops a second process
+            raise RuntimeError(f"fake Azure ML: job {job.name} already exists")
         self.submitted.append(job)
         env = {
             "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",  # the environment's python
@@ -70,7 +77,9 @@ class FakeMLClient:
                 shlex.split(job.command), cwd=job.code, env=env, stdout=out, stderr=subprocess.STDOUT
             )
         self.runs[job.name] = _Run(job, process, log)
-        return self.jobs.get(job.name)
+        if self.errors_after_create:
+            raise self.errors_after_create.pop(0)
+        return self.jobs.describe(job.name)
 
     def output(self, name: str) -> str:
         return self.runs[name].log.read_text()
@@ -87,12 +96,18 @@ class _FakeJobs:
         self.client = client
 
     def get(self, name: str):
-        from azure.ai.ml.entities import CommandJob
         from azure.core.exceptions import ResourceNotFoundError
 
-        run = self.client.runs.get(name)
-        if run is None:
+        if name not in self.client.runs:
             raise ResourceNotFoundError(f"job {name} not found")
+        if self.client.poll_errors:
+            raise self.client.poll_errors.pop(0)
+        return self.describe(name)
+
+    def describe(self, name: str):
+        from azure.ai.ml.entities import CommandJob
+
+        run = self.client.runs[name]
         code = run.process.poll()
         status = "Running" if code is None else "Canceled" if run.canceled else "Completed" if code == 0 else "Failed"
         return CommandJob(

@@ -1,3 +1,4 @@
+import hashlib
 import json
 import shutil
 import subprocess
@@ -5,8 +6,10 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pytest
+import torch
 
-from dart_assets.ml.artifacts import load_bundle
+from dart_assets.ml.artifacts import BundleIntegrityError, load_bundle
 from dart_assets_tests.ml.conftest import served_rows
 
 NATIVE_SUFFIXES = {".txt", ".json", ".pt"}  # the naive family's state is JSON too
@@ -92,3 +95,79 @@ def test_the_bundle_records_the_history_a_prediction_needs(trained, tmp_path):
     del metadata["history_hours"]
     (old / "metadata.json").write_text(json.dumps(metadata))
     assert load_bundle(old).metadata["history_hours"] == expected
+
+
+def _copy(result, tmp_path):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(result.bundle_dir, bundle)
+    return bundle
+
+
+def test_the_bundle_records_the_sha256_of_every_model_file(trained):
+    result, _ = trained
+    metadata = json.loads((result.bundle_dir / "metadata.json").read_text())
+    model_files = sorted(p.name for p in result.bundle_dir.iterdir() if p.name != "metadata.json")
+    assert sorted(metadata["files"]) == model_files and model_files
+    for name, digest in metadata["files"].items():
+        assert digest == hashlib.sha256((result.bundle_dir / name).read_bytes()).hexdigest()
+    assert load_bundle(result.bundle_dir).directory == result.bundle_dir
+
+
+def test_a_changed_model_file_is_refused_naming_it(trained, tmp_path):
+    result, _ = trained
+    bundle = _copy(result, tmp_path)
+    name = sorted(json.loads((bundle / "metadata.json").read_text())["files"])[-1]
+    data = bytearray((bundle / name).read_bytes())
+    data[len(data) // 2] ^= 0x01  # one flipped bit: a damaged or doctored file
+    (bundle / name).write_bytes(bytes(data))
+    with pytest.raises(BundleIntegrityError, match=rf"{bundle / name}: sha256 [0-9a-f]{{64}} does not match"):
+        load_bundle(bundle)
+
+
+def test_missing_extra_and_unrecorded_files_are_refused(trained, tmp_path):
+    result, _ = trained
+    bundle = _copy(result, tmp_path)
+    (bundle / "model.pkl").write_bytes(b"not recorded at save time")
+    with pytest.raises(BundleIntegrityError, match=r"model\.pkl: not recorded in metadata\.json at save time"):
+        load_bundle(bundle)
+    (bundle / "model.pkl").unlink()
+    name = sorted(json.loads((bundle / "metadata.json").read_text())["files"])[0]
+    (bundle / name).unlink()
+    with pytest.raises(BundleIntegrityError, match=rf"{name}: recorded in metadata\.json but missing"):
+        load_bundle(bundle)
+    (bundle / "metadata.json").unlink()
+    with pytest.raises(BundleIntegrityError, match=r"metadata\.json: missing; .* is not a complete model bundle"):
+        load_bundle(bundle)
+
+
+def test_a_bundle_without_checksums_is_refused(trained, tmp_path):
+    result, _ = trained
+    bundle = _copy(result, tmp_path)
+    metadata = json.loads((bundle / "metadata.json").read_text())
+    del metadata["files"]
+    (bundle / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(BundleIntegrityError, match="records no checksums of the model files"):
+        load_bundle(bundle)
+
+
+class _RunsCodeWhenUnpickled:
+    def __reduce__(self):
+        return (print, ("pickle payload executed",))
+
+
+def test_a_torch_file_is_loaded_weights_only_even_with_a_matching_checksum(trained, tmp_path, capsys):
+    """Defence in depth: someone who can rewrite metadata.json can match any checksum; torch still runs no code."""
+    import pickle
+
+    result, _ = trained
+    if result.family != "lstm":
+        pytest.skip("only the LSTM bundle holds a torch file")
+    bundle = _copy(result, tmp_path)
+    [state] = [p for p in bundle.iterdir() if p.suffix == ".pt"]
+    torch.save({"weights": _RunsCodeWhenUnpickled()}, state, pickle_protocol=pickle.HIGHEST_PROTOCOL)
+    metadata = json.loads((bundle / "metadata.json").read_text())
+    metadata["files"][state.name] = hashlib.sha256(state.read_bytes()).hexdigest()
+    (bundle / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
+        load_bundle(bundle)
+    assert "pickle payload executed" not in capsys.readouterr().out

@@ -22,8 +22,7 @@ from dart_assets.market.timeutil import decision_time_utc
 from dart_assets.ml import MODEL_NAME
 
 if TYPE_CHECKING:  # mlflow loads in the steps that use it, not with the definitions
-    from mlflow import MlflowClient
-    from mlflow.entities.model_registry import ModelVersion
+    pass
 
 GROUP = "forecasting"
 DRIFT_WINDOW_DAYS = 14
@@ -117,23 +116,28 @@ def forecast(
     decision_time: dt.time,
 ) -> pd.DataFrame:
     from dart_assets.common import registry
-    from dart_assets.ml import tracking
+    from dart_assets.common.tracking import TrackingUnreachableError
+    from dart_assets.ml.artifacts import BundleIntegrityError
+    from dart_assets.ml.champion import resolve_champion_bundle
 
     day = pd.Timestamp(context.partition_key)
-    client = mlflow.client()
-    alias, version = registry.CHAMPION, registry.champion(client, MODEL_NAME)
-    if version is None:  # no candidate ever passed the gate: the naive forecaster, labelled as such
-        alias, version = registry.FALLBACK, registry.by_alias(client, MODEL_NAME, registry.FALLBACK)
-    if version is None:
+    try:
+        champion = resolve_champion_bundle(
+            mlflow.tracking_uri,
+            MODEL_NAME,
+            mlflow.model_cache_dir,
+            aliases=(registry.CHAMPION, registry.FALLBACK),  # the fallback while no model ever passed the gate
+            warn=context.log.warning,
+            decided=decision_time_utc(day, decision_time),
+        )
+    except (TrackingUnreachableError, BundleIntegrityError) as exc:
+        raise dg.Failure(str(exc)) from None
+    if champion is None:
         raise dg.Failure(
             f"no champion and no fallback in the registry ({MODEL_NAME}@champion, @fallback): materialize "
             f"hourly_features, {', '.join(MODEL_ASSET_KEYS)} and promoted_model first"
         )
-    if alias == registry.CHAMPION:
-        version, history = model_for_decision(client, version, decision_time_utc(day, decision_time))
-    else:
-        history = f"no champion yet: the fallback v{version.version} (the best naive baseline per point)"
-    model = tracking.load_bundle_from_run(str(version.run_id))
+    model = champion.model
     try:
         table = forecasting.forecast_day(
             model,
@@ -146,17 +150,19 @@ def forecast(
         raise dg.Failure(str(exc)) from exc
     # A naive forecast (the fallback alias, or a champion whose serving rules gave the model no weight) says so.
     label = f"fallback: {model.baseline}" if model.baseline else model.family
-    table["model_version"] = str(version.version)
+    table["model_version"] = champion.version
     table["model_family"] = model.family
-    chart = forecasting.forecast_chart(table, f"DART forecast for {day.date()} ({label}, v{version.version})")
+    chart = forecasting.forecast_chart(table, f"DART forecast for {day.date()} ({label}, v{champion.version})")
     rules = model.serving
     context.add_output_metadata(
         {
             "chart": dg.MetadataValue.md(f"![forecast](data:image/png;base64,{base64.b64encode(chart).decode()})"),
-            "model": f"{MODEL_NAME} v{version.version} @{alias} ({model.family})",
+            "model": f"{MODEL_NAME} v{champion.version} @{champion.alias} ({model.family})",
             "served": label,
             "fallback": model.baseline is not None,
-            "model_history": history,
+            "model_source": champion.source,
+            "model_history": champion.history
+            or f"no champion yet: the fallback v{champion.version} (the best naive baseline per point)",
             "decision_time_utc": str(table["decision_time_utc"].iloc[0]),
             "mean_forecast": float(table["dart_forecast"].mean()),
             "mean_band_width": float((table["dart_p90"] - table["dart_p10"]).mean()),
@@ -166,32 +172,6 @@ def forecast(
         }
     )
     return table
-
-
-def model_for_decision(
-    client: "MlflowClient", champion: "ModelVersion", decided: pd.Timestamp
-) -> tuple["ModelVersion", str]:
-    """The version to forecast with for a day decided at `decided` (UTC), and what its metadata says about it.
-
-    A backfilled day gets the version that was champion at its decision time (from the promotion times the
-    registry keeps); a day before every promotion gets today's champion, which says so: it may have been trained on
-    that very day.
-    """
-    from dart_assets.common import registry
-
-    since = registry.promoted_at(champion)
-    if since <= decided:
-        return champion, f"the champion at the decision time (v{champion.version}, promoted {since:%Y-%m-%d %H:%M} UTC)"
-    then = registry.champion_at(client, MODEL_NAME, decided)
-    if then is not None:
-        return then, (
-            f"v{then.version}, the champion at this day's decision time (promoted "
-            f"{registry.promoted_at(then):%Y-%m-%d %H:%M} UTC); today's champion is v{champion.version}"
-        )
-    return champion, (
-        f"uses today's champion v{champion.version} (promoted {since:%Y-%m-%d %H:%M} UTC, after this day's decision "
-        "time: it may have been trained on this very day); see dart_backtest for an honest history"
-    )
 
 
 def score(

@@ -16,7 +16,7 @@ from pydantic import Field
 from dart_assets.common.gate import GateResult
 from dart_assets.common.registry import PROMOTED_AT_TAG
 from dart_assets.defs.dart.training import GROUP, MODEL_ASSET_KEYS, asset_name
-from dart_assets.defs.resources.mlflow import MlflowResource
+from dart_assets.defs.resources.mlflow import REGISTRY_POOL, MlflowResource
 from dart_assets.ml import MODEL_NAME
 from dart_assets.ml.gate import DEFAULT_MIN_POINT_SKILL, REQUIRED_METRICS, evaluate_dart_gate
 from dart_assets.ml.naive import NaiveModel
@@ -108,17 +108,24 @@ def select(candidates: dict[str, Candidate], rule: SelectionRule) -> Selection:
 
 
 def register(
-    context: dg.AssetExecutionContext, client: "MlflowClient", winner: Candidate
+    context: dg.AssetExecutionContext, client: "MlflowClient", winner: Candidate, cache_dir: str | None
 ) -> tuple["ModelVersion", "ModelVersion | None"]:
     """Register the winner as the new champion, unless its run already is the champion; returns (the champion
-    version now, the champion before)."""
+    version now, the champion before). Its bundle is loaded (checksums verified) before the registry changes, and
+    cached for forecasts made while MLflow is unreachable."""
     from dart_assets.common import registry
+    from dart_assets.ml import champion, tracking
+    from dart_assets.ml.artifacts import BundleIntegrityError
 
     before = registry.champion(client, MODEL_NAME)
     if before is not None and before.run_id == winner.mlflow_run_id:
         # Nothing was retrained: a new version of the same run would make `previous` equal `champion`.
         context.log.info(f"{winner.asset}'s run is already the champion (v{before.version}); registry unchanged")
         return before, before
+    try:
+        bundle = tracking.load_bundle_from_run(winner.mlflow_run_id)
+    except BundleIntegrityError as exc:
+        raise dg.Failure(f"{winner.asset} is not promoted: {exc}", allow_retries=False) from None
     tags = {
         "source_asset": winner.asset,
         "family": winner.family,
@@ -131,6 +138,10 @@ def register(
     }
     version = registry.promote(client, MODEL_NAME, f"runs:/{winner.mlflow_run_id}/model", winner.mlflow_run_id, tags)
     context.log.info(f"{MODEL_NAME} version {version.version} ({winner.asset}) is the champion")
+    if cache_dir is not None and bundle.directory is not None:
+        champion.remember(
+            cache_dir, MODEL_NAME, str(version.version), winner.mlflow_run_id, registry.CHAMPION, bundle.directory
+        )
     return version, before
 
 
@@ -218,6 +229,7 @@ def report(
     deps=MODEL_ASSET_KEYS,
     kinds={"mlflow"},
     owners=["team:quant-research"],
+    pool=REGISTRY_POOL,
 )
 def promoted_model(
     context: dg.AssetExecutionContext, gate: PromotionGate, mlflow: MlflowResource
@@ -232,7 +244,7 @@ def promoted_model(
     winner, competing = candidates[selection.chosen], {key: candidates[key] for key in selection.usable}
     version: ModelVersion | None = None
     if selection.passed:
-        version, before = register(context, client, winner)
+        version, before = register(context, client, winner, mlflow.model_cache_dir)
     else:
         context.log.warning(f"not promoted: {selection.gate.description}")
         before = registry.champion(client, MODEL_NAME)

@@ -9,7 +9,6 @@ partition without rows).
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,8 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 from upath import UPath
+
+from dart_assets.common.files import write_atomically
 
 PARTITION_COLUMN = "delivery_date"
 
@@ -26,19 +27,6 @@ def _storage_options(base: str) -> dict[str, Any]:
     if base.startswith("abfss://"):
         return {"anon": False}  # adlfs falls back to DefaultAzureCredential
     return {}
-
-
-def write_atomically(path: UPath, payload: bytes) -> None:
-    """Write to a sibling temp file, then rename over the target: readers see the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with tmp.open("wb") as handle:
-            handle.write(payload)
-        tmp.fs.mv(tmp.path, path.path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def table_metadata(frame: pd.DataFrame) -> dict[str, dg.MetadataValue]:

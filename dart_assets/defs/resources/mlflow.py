@@ -10,15 +10,20 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 import dagster as dg
 from filelock import FileLock
+from pydantic import Field
 
+from dart_assets.common.credentials import connect, strip_credentials
 from dart_assets.ml import MODEL_NAME
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+
+REGISTRY_POOL = "registry"
+"""The pool of the steps that move registry aliases: deploy/dagster.yaml gives it one slot, so two runs never
+promote at the same moment against a server store (a SQLite store also has a file lock, common/registry.py)."""
 
 
 def _sqlite_file(uri: str) -> Path | None:
@@ -29,10 +34,7 @@ def _sqlite_file(uri: str) -> Path | None:
 
 def display_uri(uri: str) -> str:
     """The URI without user:password@, so a store URI with credentials can be shown in metadata and logs."""
-    parts = urlsplit(uri)
-    if "@" not in parts.netloc:
-        return uri
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    return strip_credentials(uri)
 
 
 class MlflowResource(dg.ConfigurableResource):
@@ -42,32 +44,44 @@ class MlflowResource(dg.ConfigurableResource):
     tracking_uri: str
     experiment_name: str = MODEL_NAME
     ui_url: str | None = None  # e.g. http://127.0.0.1:5000 when `mlflow ui` runs; used for links in metadata
+    model_cache_dir: str | None = Field(
+        default=None,
+        description="Where the champion's bundle is cached (keyed by model and registry version) for forecasts "
+        "made while MLflow is unreachable; None: no cache.",
+    )
 
     # mlflow is imported where used: importing it costs ~1.7 s, paid by every step process and CLI call otherwise.
     def activate(self) -> str:
         """Point this process at the store, create/migrate it once (under a file lock), return the experiment id.
 
         Three training steps starting at once against a fresh SQLite store would each run MLflow's schema
-        migrations and one would fail; the lock makes the first one do it while the others wait.
+        migrations and one would fail; the lock makes the first one do it while the others wait. A store that does
+        not answer raises TrackingUnreachableError naming it (without credentials).
         """
-        import mlflow
+        from dart_assets.common.tracking import unreachable
 
-        mlflow.set_tracking_uri(self.tracking_uri)
-        db = _sqlite_file(self.tracking_uri)
-        if db is None:
-            return self._ensure_experiment()
-        db.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(db) + ".lock", timeout=300):
-            return self._ensure_experiment()
+        store = connect(self.tracking_uri)
+        try:
+            db = _sqlite_file(store)
+            if db is None:
+                return self._ensure_experiment(store)
+            db.parent.mkdir(parents=True, exist_ok=True)
+            with FileLock(str(db) + ".lock", timeout=300):
+                return self._ensure_experiment(store)
+        except Exception as exc:
+            error = unreachable(self.tracking_uri, exc)
+            if error is None:
+                raise
+            raise error from None  # the original error's text may carry the URI's credentials
 
-    def _ensure_experiment(self) -> str:
+    def _ensure_experiment(self, store: str) -> str:
         import mlflow
 
         from dart_assets.common.tracking import ensure_experiment
 
-        db = _sqlite_file(self.tracking_uri)
+        db = _sqlite_file(store)
         artifacts = (db.parent / "mlartifacts").as_uri() if db is not None else None
-        experiment_id = ensure_experiment(mlflow.MlflowClient(self.tracking_uri), self.experiment_name, artifacts)
+        experiment_id = ensure_experiment(mlflow.MlflowClient(store), self.experiment_name, artifacts)
         mlflow.set_experiment(self.experiment_name)
         return experiment_id
 
@@ -76,13 +90,13 @@ class MlflowResource(dg.ConfigurableResource):
         import mlflow
 
         self.activate()
-        return mlflow.MlflowClient(self.tracking_uri)
+        return mlflow.MlflowClient(connect(self.tracking_uri))
 
     def run_url(self, run_id: str) -> str:
         """A link a user can open: the MLflow UI if configured, else the tracking store address of the run."""
         import mlflow
 
-        experiment = mlflow.MlflowClient(self.tracking_uri).get_run(run_id).info.experiment_id
+        experiment = mlflow.MlflowClient(connect(self.tracking_uri)).get_run(run_id).info.experiment_id
         if self.ui_url:
             return f"{self.ui_url.rstrip('/')}/#/experiments/{experiment}/runs/{run_id}"
         store = display_uri(self.tracking_uri)

@@ -20,9 +20,15 @@ from pydantic import model_validator
 from upath import UPath
 
 from dart_assets.backtest import BACKTEST_EXPERIMENT, CandidateForecast, TrainingWindow
+from dart_assets.common.credentials import split_credentials
 from dart_assets.defs.resources.azureml import AzureMLConfig, Compute, build_command_job, job_name, run_job
-from dart_assets.defs.resources.mlflow import MlflowResource
-from dart_assets.entrypoints.train import BACKTEST_METADATA_KEY, PREDICTIONS_FILE, SUMMARY_METADATA_KEY
+from dart_assets.defs.resources.mlflow import MlflowResource, display_uri
+from dart_assets.entrypoints.train import (
+    BACKTEST_METADATA_KEY,
+    PREDICTIONS_FILE,
+    SUMMARY_METADATA_KEY,
+    read_output_summary,
+)
 from dart_assets.ml import families
 from dart_assets.ml.summary import TrainingSummary
 from dart_assets.settings import ABFSS, ExecutionMode
@@ -106,9 +112,13 @@ class TrainingLauncher(dg.ConfigurableResource):
     def _launch_local(
         self, context: dg.AssetExecutionContext, family: str, params: dict, seed: int, mlflow: MlflowResource
     ) -> TrainingSummary:
+        from dart_assets.common.tracking import TrackingUnreachableError, unreachable
         from dart_assets.entrypoints.train import run_training
 
-        mlflow.activate()  # create/migrate the tracking store once, before parallel trainers touch it
+        try:
+            mlflow.activate()  # create/migrate the tracking store once, before parallel trainers touch it
+        except TrackingUnreachableError as exc:  # may come back: the retry policy tries again
+            raise dg.Failure(f"{family} training cannot start: {exc}") from None
         tags = {
             "dagster_run_id": context.run.run_id,
             "dagster_asset": context.asset_key.to_user_string(),
@@ -126,7 +136,11 @@ class TrainingLauncher(dg.ConfigurableResource):
                 context.log.info,
                 experiment=mlflow.experiment_name,
             )
-        except Exception as exc:  # the same code and data would fail again: no retry
+        except Exception as exc:
+            down = unreachable(mlflow.tracking_uri, exc)
+            if down is not None:  # no chained error: its text may name the store with its credentials
+                raise dg.Failure(f"{family} training failed: {down}") from None
+            # The same code and data would fail again: no retry.
             raise dg.Failure(f"{family} training failed: {type(exc).__name__}: {exc}", allow_retries=False) from exc
         return summary.with_links(mlflow_run_url=mlflow.run_url(summary.mlflow_run_id))
 
@@ -134,6 +148,14 @@ class TrainingLauncher(dg.ConfigurableResource):
         self, context: dg.AssetExecutionContext, family: str, params: dict, seed: int, mlflow: MlflowResource
     ) -> TrainingSummary:
         config = cast(AzureMLConfig, self.azureml)  # the validator guarantees it in azureml mode
+        if split_credentials(mlflow.tracking_uri)[2] is not None:
+            raise dg.Failure(
+                f"MLFLOW_TRACKING_URI ({display_uri(mlflow.tracking_uri)}) carries a password: an Azure ML job's "
+                "environment variables are stored in plain text with the job and shown in the studio. Point the "
+                "jobs at a server they reach without one (the deployment's MLflow server in the private network, "
+                "infra/README.md).",
+                allow_retries=False,
+            )
         env = {"MLFLOW_TRACKING_URI": mlflow.tracking_uri, "MLFLOW_EXPERIMENT_NAME": mlflow.experiment_name}
         if mlflow.ui_url:
             env["MLFLOW_UI_URL"] = mlflow.ui_url
@@ -158,7 +180,8 @@ class TrainingLauncher(dg.ConfigurableResource):
             },
         )
         reported, studio_url = run_job(context, config, job)
-        return _summary_of(reported, job.name).with_links(azureml_job_url=studio_url)
+        output = self.output_uri(family, context.run.run_id)
+        return _summary_of(reported, job.name, output).with_links(azureml_job_url=studio_url)
 
     def backtest_output_uri(self, month: str, family: str, run_id: str) -> str:
         return _join(self.storage, "backtest", month, family, run_id)
@@ -202,9 +225,9 @@ class TrainingLauncher(dg.ConfigurableResource):
         if submitted is not None:
             submitted.append(job.name)
         reported, _ = run_job(context, config, job)
-        entry: Any = (reported.metadata or {}).get(BACKTEST_METADATA_KEY)
-        if entry is None:
-            raise dg.Failure(f"Azure ML job {job.name} completed without reporting its backtest candidate")
+        entry: Any = None if reported is None else (reported.metadata or {}).get(BACKTEST_METADATA_KEY)
+        if entry is None:  # also a job an earlier attempt submitted: its Pipes messages went to that attempt
+            raise dg.Failure(f"Azure ML job {job.name} completed without reporting its backtest candidate to this step")
         with (UPath(output) / PREDICTIONS_FILE).open("rb") as handle:
             predictions = pd.read_parquet(handle)
         return CandidateForecast.from_summary(
@@ -212,8 +235,17 @@ class TrainingLauncher(dg.ConfigurableResource):
         )
 
 
-def _summary_of(reported: dg.MaterializeResult, job: str) -> TrainingSummary:
-    """The TrainingSummary a job reported through Pipes."""
+def _summary_of(reported: dg.MaterializeResult | None, job: str, output_uri: str) -> TrainingSummary:
+    """The TrainingSummary a job reported through Pipes, or, for a job an earlier attempt submitted (its Pipes
+    messages went to that attempt), the one it published in its output folder."""
+    if reported is None:
+        summary = read_output_summary(output_uri)
+        if summary is None:
+            raise dg.Failure(
+                f"Azure ML job {job} completed without publishing its training summary to {output_uri}",
+                allow_retries=False,
+            )
+        return summary
     entry: Any = (reported.metadata or {}).get(SUMMARY_METADATA_KEY)
     if entry is None:
         raise dg.Failure(f"Azure ML job {job} completed without reporting a training summary", allow_retries=False)

@@ -12,7 +12,7 @@ import dagster as dg
 import pandas as pd
 
 from dart_assets.common.tracking import RunRecord, log_run
-from dart_assets.defs.resources.mlflow import MlflowResource
+from dart_assets.defs.resources.mlflow import REGISTRY_POOL, MlflowResource
 from dart_assets.transformer import model as load_model
 from dart_assets.transformer.chart import overload_chart
 from dart_assets.transformer.gate import evaluate_gate
@@ -100,7 +100,7 @@ def transformer_load_model(
     return {"model": fitted, "mlflow_run_id": run.run_id, "source_uri": f"{run.artifact_uri}/{MODEL_ARTIFACT_DIR}"}
 
 
-@dg.asset(group_name=GROUP, kinds={"mlflow"})
+@dg.asset(group_name=GROUP, kinds={"mlflow"}, pool=REGISTRY_POOL)
 def promoted_transformer_model(
     context: dg.AssetExecutionContext,
     transformer: TransformerResource,

@@ -89,11 +89,13 @@ def test_command_job_serialises_and_round_trips(compute, family, tmp_path):
     assert_round_trips(job, tmp_path)
 
 
-def test_job_names_are_unique_and_valid_for_azure_ml():
-    names = {job_name("lstm", "0123456789abcdef") for _ in range(50)}
-
-    assert len(names) == 50
-    assert all(re.fullmatch(r"dart-lstm-01234567-[0-9a-f]{8}", n) for n in names)
+def test_job_names_are_one_per_run_and_step_and_valid_for_azure_ml():
+    """A retried step finds its earlier job by name: the name must not change between attempts."""
+    run = "0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b"  # a Dagster run id
+    assert job_name("lstm", run) == job_name("lstm", run) == f"dart-lstm-{run}"
+    assert len({job_name(family, run) for family in ("lgbm", "xgb", "lstm")}) == 3
+    assert job_name("lstm", run) != job_name("lstm", "1f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b")
+    assert re.fullmatch(r"[a-z][a-z0-9-]{0,254}", job_name("lstm", run))  # letters, digits and dashes; <= 255
 
 
 def _http_error(status: int) -> HttpResponseError:

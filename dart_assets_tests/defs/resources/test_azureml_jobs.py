@@ -3,6 +3,7 @@ reader, and the real trainer entry point in the job; only MLClient and the stora
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
@@ -12,7 +13,7 @@ import time
 import dagster as dg
 import mlflow
 import pytest
-from azure.core.exceptions import ServiceRequestError
+from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 from azure.identity import DefaultAzureCredential
 
 from dart_assets.defs import build_defs
@@ -27,7 +28,7 @@ DEFS = build_defs(Settings())
 lgbm_model, xgb_model, lstm_model = (DEFS.get_assets_def(key) for key in ("lgbm_model", "xgb_model", "lstm_model"))
 
 
-def _resources(mlflow_uri: str) -> dict:
+def _resources(mlflow_uri: str, **config) -> dict:
     workspace = AzureMLSettings(
         subscription_id=SUBSCRIPTION,
         resource_group=GROUP,
@@ -36,7 +37,7 @@ def _resources(mlflow_uri: str) -> dict:
         pipes_container=CONTAINER,
         identity_client_id="mi-client-id",
     )
-    config = AzureMLConfig.from_settings(workspace, poll_interval_seconds=0.5)
+    config = AzureMLConfig.from_settings(workspace, **{"poll_interval_seconds": 0.5, **config})
     return {
         "launcher": TrainingLauncher(mode="azureml", storage=STORAGE, azureml=config),
         "mlflow": MlflowResource(tracking_uri=mlflow_uri, experiment_name="dart-test"),
@@ -134,28 +135,55 @@ def test_lgbm_trains_as_a_cpu_job_and_reports_back(tmp_path, fake_account, ml_cl
     assert not list(fake_account.glob("*/context.json"))
 
 
-def test_transient_submit_error_retries_but_a_failed_job_does_not(fake_account, ml_client, no_pipes_grace, mlflow_uri):
-    """No hourly_features in the lake: the job fails; one connection error before it is retried by the policy."""
+def _train(asset, mlflow_uri: str, instance, **config):
+    """`asset` under a no-delay copy of the training retry policy."""
+    job_def = dg.Definitions(
+        assets=[asset],
+        resources=_resources(mlflow_uri, **config),
+        jobs=[dg.define_asset_job("train", [asset])],
+    ).resolve_job_def("train")
+    name = asset.key.to_user_string()
+    return job_def.execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        run_config={"ops": {name: {"config": {"num_boost_round": 5}}}},
+    )
+
+
+@pytest.fixture
+def fast_retries(monkeypatch):
+    """The production training assets, their RetryPolicy without its 30 s backoff."""
+    from dart_assets.defs.dart import training
+    from dart_assets.ml.families import FAMILIES
+
+    policy = dg.RetryPolicy(max_retries=TRAINING_RETRY_POLICY.max_retries)
+    monkeypatch.setattr(training, "TRAINING_RETRY_POLICY", policy)
+    return {name: training.build_model_asset(family, "azureml") for name, family in FAMILIES.items()}
+
+
+def _retries(result) -> int:
+    return sum(e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY for e in result.all_events)
+
+
+def test_a_transient_submit_error_is_retried_in_the_attempt_but_a_failed_job_is_not(
+    fake_account, ml_client, no_pipes_grace, mlflow_uri, fast_retries
+):
+    """No hourly_features in the lake: the job fails; one connection error before it is retried by the launcher."""
     ml_client.submit_errors.append(ServiceRequestError("connection reset by peer"))
     instance = dg.DagsterInstance.ephemeral()
-    retry_fast = dg.RetryPolicy(max_retries=TRAINING_RETRY_POLICY.max_retries, delay=0)
-    job_def = dg.Definitions(
-        assets=[xgb_model],
-        resources=_resources(mlflow_uri),
-        jobs=[dg.define_asset_job("train", [xgb_model], op_retry_policy=retry_fast)],
-    ).resolve_job_def("train")
 
-    result = job_def.execute_in_process(
-        instance=instance, raise_on_error=False, run_config={"ops": {"xgb_model": {"config": {"num_boost_round": 5}}}}
-    )
+    result = _train(fast_retries["xgb"], mlflow_uri, instance)
 
     assert not result.success
     assert ml_client.submit_attempts == 2 and len(ml_client.submitted) == 1
-    retries = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
-    assert len(retries) == 1
+    assert _retries(result) == 0  # neither the connection error nor the failed job cost a step retry
     (job,) = ml_client.submitted
     studio = ml_client.jobs.get(job.name).studio_url
     assert f"Azure ML job {job.name} ended Failed; logs: {studio}" in _step_failure(result)
+    assert any(
+        m.startswith(f"submitting Azure ML job {job.name}: transient Azure error (ServiceRequestError")
+        for m in _messages(instance, result.run_id)
+    )
     # The trainer's own error came back through Pipes before the job ended.
     (closed,) = [
         e.dagster_event
@@ -164,6 +192,86 @@ def test_transient_submit_error_retries_but_a_failed_job_does_not(fake_account, 
     ]
     error = closed.engine_event_data.error
     assert error.cls_name == "FileNotFoundError" and "hourly_features.parquet" in error.message
+
+
+def _http_error(status: int) -> HttpResponseError:
+    error = HttpResponseError(message=f"HTTP {status}")
+    error.status_code = status
+    return error
+
+
+def test_transient_errors_while_polling_keep_polling_the_same_job(
+    fake_account, ml_client, features_parquet, mlflow_uri, fast_retries
+):
+    (fake_account / "hourly_features.parquet").write_bytes(features_parquet)
+    ml_client.poll_errors += [ServiceResponseError("read timed out"), _http_error(503), _http_error(429)]
+    instance = dg.DagsterInstance.ephemeral()
+
+    result = _train(fast_retries["lgbm"], mlflow_uri, instance)
+
+    (job,) = ml_client.submitted
+    assert result.success, ml_client.output(job.name)
+    assert ml_client.submit_attempts == 1 and ml_client.poll_errors == [] and _retries(result) == 0
+    warnings = [m for m in _messages(instance, result.run_id) if "transient Azure error" in m]
+    assert len(warnings) == 3 and all(m.startswith(f"polling Azure ML job {job.name}:") for m in warnings)
+    (materialization,) = result.asset_materializations_for_node("lgbm_model")
+    run_id = materialization.metadata["mlflow_run_id"].value
+    assert mlflow.MlflowClient(mlflow_uri).get_run(run_id).data.tags["dagster_run_id"] == result.run_id
+
+
+def test_a_submission_that_errs_after_creating_the_job_follows_it(
+    fake_account, ml_client, features_parquet, mlflow_uri, fast_retries
+):
+    (fake_account / "hourly_features.parquet").write_bytes(features_parquet)
+    ml_client.errors_after_create.append(ServiceResponseError("read timed out"))
+    instance = dg.DagsterInstance.ephemeral()
+
+    result = _train(fast_retries["lgbm"], mlflow_uri, instance)
+
+    (job,) = ml_client.submitted
+    assert result.success, ml_client.output(job.name)
+    assert ml_client.submit_attempts == 1 and _retries(result) == 0
+    assert (
+        f"Azure ML job {job.name} was created by a submission that reported an error: following it, not "
+        "submitting a second job" in _messages(instance, result.run_id)
+    )
+    # Its Pipes messages still reach the run: the job belongs to this attempt's Pipes session.
+    assert result.asset_materializations_for_node("lgbm_model")[0].metadata["mlflow_run_id"].value
+
+
+def test_a_retried_step_follows_the_job_its_earlier_attempt_submitted(
+    fake_account, ml_client, features_parquet, mlflow_uri, fast_retries, no_pipes_grace
+):
+    """Azure answers nothing but errors for longer than the launcher's patience: the attempt fails, the step is
+    retried, and the retry finds the job by its name and waits for it instead of paying for a second one."""
+    (fake_account / "hourly_features.parquet").write_bytes(features_parquet)
+    ml_client.poll_errors += [ServiceRequestError("network unreachable")] * 4
+    instance = dg.DagsterInstance.ephemeral()
+
+    result = _train(fast_retries["lgbm"], mlflow_uri, instance, transient_patience_seconds=1.0)
+
+    (job,) = ml_client.submitted
+    assert result.success, ml_client.output(job.name)
+    assert ml_client.submit_attempts == 1 and _retries(result) == 1
+    messages = _messages(instance, result.run_id)
+    assert any(
+        m.startswith(f"Azure ML job {job.name} was submitted by an earlier attempt of this step") for m in messages
+    )
+    # The summary came from the job's output folder, and it is the job's MLflow run.
+    (materialization,) = result.asset_materializations_for_node("lgbm_model")
+    meta = {k: v.value for k, v in materialization.metadata.items()}
+    summary = json.loads((fake_account / "models" / "lgbm" / result.run_id / "summary.json").read_text())
+    assert meta["mlflow_run_id"] == summary["mlflow_run_id"]
+    assert meta["azureml_job"] == ml_client.jobs.get(job.name).studio_url
+    assert (
+        len(
+            mlflow.MlflowClient(mlflow_uri).search_runs(
+                [mlflow.MlflowClient(mlflow_uri).get_experiment_by_name("dart-test").experiment_id],
+                f"tags.dagster_run_id = '{result.run_id}'",
+            )
+        )
+        == 1
+    )
 
 
 def test_cancelled_run_cancels_the_gpu_job(fake_account, ml_client, no_pipes_grace, mlflow_uri):
