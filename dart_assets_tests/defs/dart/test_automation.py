@@ -118,7 +118,18 @@ def test_jobs_select_the_right_assets_and_partitions():
         "market_data_job": ({"dam_prices", "rtm_prices", "system_conditions", "driver_forecasts"}, "market"),
         "dart_forecast_job": ({"dart_forecast"}, "forecast"),
         "forecast_accuracy_job": ({"forecast_accuracy"}, "forecast"),
-        "weekly_retraining": ({"hourly_features", "lgbm_model", "xgb_model", "lstm_model", "promoted_model"}, None),
+        "weekly_retraining": (
+            {
+                "hourly_features",
+                "lgbm_model",
+                "xgb_model",
+                "lstm_model",
+                "ensemble_model",
+                "naive_model",
+                "promoted_model",
+            },
+            None,
+        ),
     }
     days = build_partitions(Settings().start_date)
     partitions = {"market": days.market, "forecast": days.forecast, None: None}
