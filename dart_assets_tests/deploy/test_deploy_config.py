@@ -158,5 +158,6 @@ def test_every_service_runs_the_one_image_as_the_dockerfile_builds_it() -> None:
     assert user.split(":")[0] not in {"0", "root"}
     torch_pin = next(d for d in PYPROJECT["project"]["dependencies"] if d.startswith("torch"))
     cpu_torch = dockerfile.index(f"pip install --index-url https://download.pytorch.org/whl/cpu {torch_pin}")
-    assert cpu_torch < dockerfile.index("RUN pip install .")  # the CPU wheel is in place before the project
+    project = dockerfile.index("RUN pip install -c requirements.lock .")  # the versions CI tested
+    assert cpu_torch < project  # the CPU wheel is in place before the project
     assert "xgboost-cpu" in str(PYPROJECT["project"]["dependencies"])
