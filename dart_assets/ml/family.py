@@ -142,6 +142,19 @@ class BoosterModel(ModelFamily):
     model_files: ClassVar[Mapping[str, str]]
     """Booster name -> file name inside the bundle (seed 0; `seed_file` names the others); `p50` is the point model."""
 
+    @staticmethod
+    def booster_tunable(library: str, **specific: str) -> dict[str, str]:
+        """The launchpad descriptions every booster family shares, with its library's own knobs."""
+        return {
+            "learning_rate": "Shrinkage per boosting round.",
+            "num_boost_round": "Upper bound; early stopping on validation ends sooner.",
+            "early_stopping_rounds": "Rounds without a validation gain before training stops.",
+            "objective": f"{library} objective for the point forecast.",
+            "anchor_weight": "Share of the same hour's 28-day median DART the P50 model boosts from (0: a constant).",
+            **specific,
+            "seeds": "Differently seeded fits averaged per quantile (1: a single fit, a third of the time).",
+        }
+
     def __init__(
         self, transform: FeatureTransform, boosters: Mapping[str, Sequence[Any]], anchor_weight: float = 0.0
     ) -> None:

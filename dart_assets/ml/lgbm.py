@@ -61,16 +61,11 @@ class LgbmModel(BoosterModel):
     library = "lightgbm"
     flavor = "lightgbm"
     default_params = DEFAULT_PARAMS
-    tunable: ClassVar[Mapping[str, str]] = {
-        "learning_rate": "Shrinkage per boosting round.",
-        "num_boost_round": "Upper bound; early stopping on validation ends sooner.",
-        "early_stopping_rounds": "Rounds without a validation gain before training stops.",
-        "objective": "LightGBM objective for the point forecast.",
-        "anchor_weight": "Share of the same hour's 28-day median DART the P50 model boosts from (0: a constant).",
-        "num_leaves": "Leaves per tree.",
-        "min_data_in_leaf": "Fewest training rows in a leaf.",
-        "seeds": "Differently seeded fits averaged per quantile (1: a single fit, a third of the time).",
-    }
+    tunable: ClassVar[Mapping[str, str]] = BoosterModel.booster_tunable(
+        "LightGBM",
+        num_leaves="Leaves per tree.",
+        min_data_in_leaf="Fewest training rows in a leaf.",
+    )
     model_files: ClassVar[Mapping[str, str]] = {"p50": "lgbm_p50.txt", "p10": "lgbm_p10.txt", "p90": "lgbm_p90.txt"}
 
     @classmethod

@@ -46,16 +46,11 @@ class XgbModel(BoosterModel):
     library = "xgboost"
     flavor = "xgboost"
     default_params = DEFAULT_PARAMS
-    tunable: ClassVar[Mapping[str, str]] = {
-        "learning_rate": "Shrinkage per boosting round.",
-        "num_boost_round": "Upper bound; early stopping on validation ends sooner.",
-        "early_stopping_rounds": "Rounds without a validation gain before training stops.",
-        "objective": "XGBoost objective for the point forecast.",
-        "anchor_weight": "Share of the same hour's 28-day median DART the P50 model boosts from (0: a constant).",
-        "max_depth": "Deepest tree.",
-        "min_child_weight": "Least hessian weight in a child.",
-        "seeds": "Differently seeded fits averaged per quantile (1: a single fit, a third of the time).",
-    }
+    tunable: ClassVar[Mapping[str, str]] = BoosterModel.booster_tunable(
+        "XGBoost",
+        max_depth="Deepest tree.",
+        min_child_weight="Least hessian weight in a child.",
+    )
     model_files: ClassVar[Mapping[str, str]] = {"p50": "xgb_p50.json", "quantiles": "xgb_p10_p90.json"}
     flavor_options: ClassVar[Mapping[str, Any]] = {"model_format": "json"}
 
