@@ -15,8 +15,9 @@ pytestmark = pytest.mark.slow
 
 GROUPS = {
     "market_data": ["dam_prices", "rtm_prices", "system_conditions", "driver_forecasts", "hourly_features"],
-    "training": ["lgbm_model", "xgb_model", "lstm_model", "promoted_model"],
+    "training": ["lgbm_model", "xgb_model", "lstm_model", "ensemble_model", "naive_model", "promoted_model"],
     "forecasting": ["dart_forecast", "forecast_accuracy"],
+    "backtest": ["dart_backtest", "backtest_report"],
     "transformer": [
         "transformer_load_history",
         "transformer_load_model",
@@ -40,10 +41,10 @@ def _inside_viewport(page, locator) -> bool:
     )
 
 
-def test_asset_graph_shows_every_asset_of_the_four_groups(page, shot):
+def test_asset_graph_shows_every_asset_of_every_group(page, shot):
     """Global asset lineage with all groups expanded: each asset's node carries its full name, inside the view."""
     # Tall viewport so the expanded graph fits at a zoom where nodes show full names, not the minimal "transform…".
-    page.set_viewport_size({"width": 2200, "height": 2000})
+    page.set_viewport_size({"width": 2400, "height": 2800})
     page.goto("/asset-groups")
     for group in GROUPS:  # collapsed group boxes first (the graph has too many assets to open expanded)
         page.get_by_text(group, exact=True).first.wait_for(timeout=90_000)

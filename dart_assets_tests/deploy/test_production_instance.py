@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from dart_assets.ml.families import FAMILIES
 from dart_assets_tests.processes import free_port, get_json, log_tail, stop_groups
 
 from . import compose
@@ -570,7 +571,7 @@ def test_the_champion_is_in_the_mlflow_servers_registry_with_server_side_artifac
     experiment = client.get_experiment_by_name(EXPERIMENT)
     assert experiment.artifact_location.startswith("mlflow-artifacts:"), experiment.artifact_location
     runs = client.search_runs([experiment.experiment_id])
-    assert sorted(r.data.tags["model_family"] for r in runs) == ["lgbm", "lstm", "xgb"]
+    assert sorted(r.data.tags["model_family"] for r in runs) == sorted(FAMILIES)
     assert {r.data.tags["dagster_run_id"] for r in runs} == {deployment.training_run["run_id"]}
     champion = client.get_model_version_by_alias(MODEL_NAME, "champion")
     assert champion.run_id in {r.info.run_id for r in runs}

@@ -48,6 +48,8 @@ def tracked_text_files() -> list[Path]:
 def test_no_credential_is_committed():
     found = []
     for path in tracked_text_files():
+        if path == Path(__file__).resolve():
+            continue  # the scanner's own examples below
         text = path.read_text(errors="replace")
         rules = dict(CREDENTIALS)
         if "dart_assets_tests" not in path.parts:

@@ -67,6 +67,10 @@ def test_a_30_day_forecast_backfill_runs_2_at_a_time_and_writes_30_correct_files
         shutil.copytree(trained_graph.storage / table, storage / table)
     home.mkdir()
     _instance_yaml(home)
+    # Create the instance's SQLite storage once, here: the daemon and the backfill CLI start together and would both
+    # create its tables ("table alembic_version already exists").
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.get_runs(limit=1)
     workspace = tmp_path / "workspace.yaml"
     workspace.write_text(
         yaml.safe_dump(

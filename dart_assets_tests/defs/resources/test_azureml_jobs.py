@@ -130,7 +130,8 @@ def test_lgbm_trains_as_a_cpu_job_and_reports_back(tmp_path, fake_account, ml_cl
     assert meta["azureml_job"] == ml_client.jobs.get(job.name).studio_url
     assert f"/runs/{job.name}?wsid=" in meta["azureml_job"]
     bundle = fake_account / "models" / "lgbm" / result.run_id / "bundle"
-    assert sorted(p.name for p in bundle.iterdir()) == ["lgbm_p10.txt", "lgbm_p50.txt", "lgbm_p90.txt", "metadata.json"]
+    seeds = [f"lgbm_{q}{suffix}.txt" for q in ("p10", "p50", "p90") for suffix in ("", "_seed1", "_seed2")]
+    assert sorted(p.name for p in bundle.iterdir()) == sorted([*seeds, "metadata.json"])  # three seeds by default
     # The Pipes context blob is removed after the run; only message chunks stay.
     assert not list(fake_account.glob("*/context.json"))
 

@@ -54,6 +54,8 @@ def test_compute_comes_from_the_op_tag_not_the_family():
         "lgbm_model": "cpu",
         "xgb_model": "cpu",
         "lstm_model": "gpu",
+        "ensemble_model": "cpu",
+        "naive_model": "cpu",
     }
 
 
@@ -107,6 +109,6 @@ def test_local_training_failure_is_not_retried(tmp_path, mlflow_uri):
     message, retries = _failure_and_retries(result)
     assert message.strip() == (
         "dagster._core.definitions.events.Failure: catboost training failed: "
-        "ValueError: unknown model family 'catboost'; expected one of lgbm, xgb, lstm"
+        "ValueError: unknown model family 'catboost'; expected one of lgbm, xgb, lstm, ensemble, naive"
     )
     assert retries == 0
