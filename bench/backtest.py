@@ -7,6 +7,12 @@ The months run through `dart_assets.backtest.run_months` (one spawned process pe
 code `dart_backtest` runs inside its step; Dagster's own start-up (~10 s per CLI run) is not included.
 
     python bench/backtest.py [--first-month 2025-06] [--months 6] [--out .dart/bench/backtest.json]
+        [--chart docs/backtest_synthetic.png]
+
+Both modes print `backtest_report`'s numbers for the months (the same `dart_assets.backtest.report`): quality by
+month and the virtual-bid P&L per strategy, pooled over the points, and write its cumulative P&L chart. With
+`--storage DART_STORAGE` nothing is trained: the report is made from the `dart_backtest` months materialized there
+(e.g. by `dagster asset materialize --select dart_backtest --partition-range ...` on a real file).
 """
 
 from __future__ import annotations
@@ -65,13 +71,43 @@ def forecast_seconds(table: pd.DataFrame, month: str, point: str, repeats: int =
     return timings
 
 
+def print_report(frame: pd.DataFrame, chart: Path | None) -> dict:
+    """backtest_report's tables on `frame` (months of dart_backtest); the chart to `chart`; its numbers as JSON."""
+    made = backtest.report(frame)
+    quality = made.quality.table.reset_index()
+    by_month = quality[quality["settlement_point"] == "all"].drop(columns="settlement_point")
+    pooled = made.evaluation.summary.xs("pooled", level="settlement_point")
+    print("\nquality by month (all points):\n" + by_month.to_markdown(index=False, floatfmt=".3f"))
+    print(f"\nvirtual bids, pooled over points (fee ${made.evaluation.fee_per_mwh:.2f}/MWh, P&L $ per MW):")
+    print(pooled.reset_index().to_markdown(index=False, floatfmt=".2f"))
+    print("\nmodels:\n" + made.models.drop(columns="selection").to_markdown())
+    if chart is not None:
+        chart.parent.mkdir(parents=True, exist_ok=True)
+        chart.write_bytes(made.chart)
+        print(f"chart: {chart}")
+    return {
+        "quality_by_month": by_month.to_dict("records"),
+        "pnl_pooled": pooled.reset_index().to_dict("records"),
+        "models": made.models.reset_index().to_dict("records"),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--first-month", default="2025-06")
     parser.add_argument("--months", type=int, default=6)
     parser.add_argument("--out", type=Path, default=Path(".dart/bench/backtest.json"))
+    parser.add_argument("--chart", type=Path, default=None, help="write the cumulative P&L chart (PNG) here")
+    parser.add_argument("--storage", type=Path, default=None, help="report on the dart_backtest months stored here")
     args = parser.parse_args()
     print(f"machine: {machine()}", flush=True)
+    if args.storage is not None:
+        months = sorted((args.storage / "dart_backtest").glob("*.parquet"))
+        if not months:
+            raise SystemExit(f"no dart_backtest months under {args.storage / 'dart_backtest'}")
+        frame = pd.concat([pd.read_parquet(path) for path in months], ignore_index=True)
+        write_json(args.out, {"machine": machine(), "storage": str(args.storage), **print_report(frame, args.chart)})
+        return
 
     points = list(DEFAULT_POINTS)
     first = backtest.month_start(args.first_month)
@@ -104,13 +140,15 @@ def main() -> None:
             + " ".join(f"{family} {seconds:.0f}" for family, seconds in result.train_seconds.items())
         )
     lines += [
-        f"six months, three families retrained each month, {min(len(months), os.cpu_count() or 1)} processes: "
+        f"{len(months)} months, {len(config.families)} families retrained each month, "
+        f"{min(len(months), os.cpu_count() or 1)} processes: "
         f"{total:.1f} s (goal < {GOALS['six_months_seconds']:.0f} s)",
         f"forecast one month of {points[0]} from a trained model: "
         + ", ".join(f"{family} {seconds:.3f} s" for family, seconds in forecast.items())
         + f" (goal < {GOALS['forecast_month_point_seconds']:.0f} s)",
     ]
     print("\n".join(lines))
+    reported = print_report(pd.concat([r.frame for r in results.values()], ignore_index=True), args.chart)
     payload = {
         "machine": machine(),
         "points": points,
@@ -129,12 +167,17 @@ def main() -> None:
             }
             for month, r in results.items()
         },
+        **reported,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
-    tmp.replace(args.out)
-    print(f"wrote {args.out}")
+    write_json(args.out, payload)
+
+
+def write_json(out: Path, payload: dict) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str))
+    tmp.replace(out)
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
