@@ -83,7 +83,7 @@ def print_report(frame: pd.DataFrame, chart: Path | None) -> dict:
     print("\nmodels:\n" + made.models.drop(columns="selection").to_markdown())
     if chart is not None:
         chart.parent.mkdir(parents=True, exist_ok=True)
-        chart.write_bytes(made.chart)
+        chart.write_bytes(made.chart_png)
         print(f"chart: {chart}")
     return {
         "quality_by_month": by_month.to_dict("records"),

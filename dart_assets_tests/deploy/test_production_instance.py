@@ -584,7 +584,10 @@ def test_the_champion_is_in_the_mlflow_servers_registry_with_server_side_artifac
     # Every artifact (bundles, the flavored models) goes through the server: none to a client's disk.
     locations = [r.info.artifact_uri for r in runs]
     locations += [m.artifact_location for m in client.search_logged_models([experiment.experiment_id])]
-    assert len(locations) == 6 and all(uri.startswith("mlflow-artifacts:") for uri in locations), locations
-    # Tracking and registry live in PostgreSQL's mlflow database.
-    assert stack.query("mlflow", "SELECT count(*) FROM runs") == [(3,)]
-    assert stack.query("mlflow", "SELECT count(*) FROM model_versions WHERE name = %s", (MODEL_NAME,)) == [(1,)]
+    assert len(locations) == 2 * len(FAMILIES), locations  # a run and a flavored model per family
+    assert all(uri.startswith("mlflow-artifacts:") for uri in locations), locations
+    # Tracking and registry live in PostgreSQL's mlflow database: the champion and the naive fallback versions.
+    fallback = client.get_model_version_by_alias(MODEL_NAME, "fallback")
+    assert fallback.run_id in {r.info.run_id for r in runs} and fallback.version != champion.version
+    assert stack.query("mlflow", "SELECT count(*) FROM runs") == [(len(FAMILIES),)]
+    assert stack.query("mlflow", "SELECT count(*) FROM model_versions WHERE name = %s", (MODEL_NAME,)) == [(2,)]
