@@ -1,11 +1,17 @@
 """Shared set-up for the benchmarks: a throwaway Dagster home and storage, and a timed subprocess."""
 
+import contextlib
+import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def fresh_env(prefix: str) -> dict[str, str]:
@@ -29,6 +35,60 @@ def timed(command: list[str], env: dict[str, str], cwd: Path | None = None) -> f
         sys.stderr.write(result.stdout[-3000:] + result.stderr[-3000:])
         raise SystemExit(f"failed: {' '.join(command)}")
     return seconds
+
+
+@dataclass(frozen=True)
+class Measured:
+    seconds: float
+    largest_process_mb: float
+    """Peak RSS of the largest single process of the command's tree (the kernel's ru_maxrss, via wait4)."""
+    tree_peak_mb: float | None
+    """Peak of the summed RSS of the whole process tree, sampled every 0.2 s (None without psutil)."""
+
+
+def measured(command: list[str], env: dict[str, str], cwd: Path | None = None) -> Measured:
+    """Run `command` like `timed`, also recording its peak memory: Dagster steps run in child processes, so the
+    peak of the whole tree matters, not only the CLI's own."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    samples: list[float] = []
+    sampler = threading.Thread(target=_sample_tree, args=(process.pid, samples), daemon=True)
+    sampler.start()
+    output = process.stdout.read() if process.stdout else ""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)  # wait4 reaped it: Popen must not wait again
+    seconds = time.perf_counter() - started
+    sampler.join()
+    if process.returncode != 0:
+        sys.stderr.write(output[-6000:])
+        raise SystemExit(f"failed: {' '.join(command)}")
+    return Measured(seconds, usage.ru_maxrss / 1024, max(samples, default=0.0) or None)
+
+
+def _sample_tree(pid: int, samples: list[float]) -> None:
+    try:
+        import psutil
+    except ImportError:
+        return
+    try:
+        root = psutil.Process(pid)
+        while root.status() != psutil.STATUS_ZOMBIE:
+            total = 0
+            for process in [root, *root.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    total += process.memory_info().rss
+            samples.append(total / 2**20)
+            time.sleep(0.2)
+    except psutil.Error:
+        return
+
+
+def write_json(name: str, payload: dict) -> Path:
+    """The figures as JSON under .dart/bench/, with the machine and its load at the end of the run."""
+    out = REPO / ".dart" / "bench" / name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"machine": machine(), "load_average_end": os.getloadavg(), **payload}, indent=2))
+    return out
 
 
 def machine() -> str:
