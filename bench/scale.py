@@ -7,7 +7,7 @@ For each size (years of history x settlement points), in a fresh Dagster home an
   - every model asset, one at a time (so each trainer's own time and memory are visible): lgbm, xgb, lstm,
     ensemble, naive;
   - promoted_model (the gate and the promotion, needed by the forecast);
-  - one dart_forecast partition: the day after the history.
+  - the morning forecast of the day after the history: its driver_forecasts partition and dart_forecast, one run.
 Rows per step and seconds per 100k rows show whether a step grows linearly. Also, once: the time of
 `dagster definitions validate` and of importing the code location (goal: validate under 3 s).
 
@@ -63,16 +63,17 @@ def run_size(years: int, n_points: int) -> list[dict]:
         ("hourly_features", materialize("hourly_features")),
         *[(f"{name}_model", materialize(f"{name}_model")) for name in FAMILIES],
         ("promoted_model", materialize("promoted_model")),
-        ("dart_forecast", materialize("dart_forecast", "--partition", forecast_day.isoformat())),
+        # the morning run: D's driver forecasts (posted on D-1), then the forecast for D
+        ("morning_forecast", materialize("driver_forecasts,dart_forecast", "--partition", forecast_day.isoformat())),
     ]
     results: list[dict] = []
     for label, command in steps:
-        print(f"  {years}y x {n_points} points: {label} ...", flush=True)
         m = measured(command, env, cwd=REPO)
+        print(f"  {years}y x {n_points} points: {label} {m.seconds:.1f} s", flush=True)
         # rows the step reads: the market's hours x points; the features' rows for the models; a day for a forecast
         if label == "market":
             n = rows_of(storage, "dam_prices")
-        elif label == "dart_forecast":
+        elif label == "morning_forecast":
             n = 24 * n_points
         else:
             n = rows_of(storage, "hourly_features")
@@ -127,6 +128,7 @@ def main() -> None:
                 {"years": years, "points": n_points, "total_s": round(sum(r["seconds"] for r in size), 1)}
                 | {"peak_mb": peak, "market_s": market}
             )
+            out = write_json("scale.json", {"load_time": loading, "steps": rows, "totals": totals})  # each size
     print(f"\n{'size':<12} {'step':<16} {'rows':>9} {'seconds':>8} {'s/100k':>7} {'largest MB':>10} {'tree MB':>8}")
     for r in rows:
         tree = "-" if r["tree_peak_mb"] is None else str(r["tree_peak_mb"])
@@ -140,7 +142,6 @@ def main() -> None:
             f"{t['years']:>2}y x {t['points']:>2} pt  total {t['total_s']:7.1f} s   peak {t['peak_mb']:6} MB   "
             f"market {t['market_s']:6.1f} s"
         )
-    out = write_json("scale.json", {"load_time": loading, "steps": rows, "totals": totals})
     print(f"written {out}")
 
 
