@@ -83,6 +83,27 @@ def _sample_tree(pid: int, samples: list[float]) -> None:
         return
 
 
+def last_run_steps(dagster_home: str) -> dict[str, float]:
+    """The last run of a bench's instance, from its event log: each step's seconds (STEP_START to STEP_SUCCESS),
+    the seconds from the run's first event to its first step (`before steps`: planning, one planned event per
+    partition and asset, the executor and step process start-up) and the run's own length (`run`)."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(dagster_home) as instance:
+        run = instance.get_runs(limit=1)[0]
+        records = instance.all_logs(run.run_id)
+    first, started, seconds = records[0].timestamp, {}, {}
+    for record in records:
+        kind = record.dagster_event.event_type_value if record.dagster_event else None
+        if kind == "STEP_START":
+            started[record.step_key] = record.timestamp
+        elif kind == "STEP_SUCCESS":
+            seconds[record.step_key] = round(record.timestamp - started[record.step_key], 1)
+    seconds["before steps"] = round(min(started.values()) - first, 1)
+    seconds["run"] = round(records[-1].timestamp - first, 1)
+    return seconds
+
+
 def write_json(name: str, payload: dict) -> Path:
     """The figures as JSON under .dart/bench/, with the machine and its load at the end of the run."""
     out = REPO / ".dart" / "bench" / name

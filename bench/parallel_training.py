@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import fresh_env, machine, timed, write_json
+from _common import fresh_env, last_run_steps, machine, timed, write_json
 
 SEQUENTIAL = """
 import sys, time
@@ -32,26 +32,6 @@ for family in ("lgbm", "xgb", "lstm"):
 print("loop", time.perf_counter() - started)
 """
 FAMILIES = ("lgbm", "xgb", "lstm")
-
-
-def step_seconds(dagster_home: str) -> dict[str, float]:
-    """Each step's duration in the last run of the instance (STEP_START to STEP_SUCCESS), and the run's own."""
-    import dagster as dg
-
-    os.environ["DAGSTER_HOME"] = dagster_home  # the bench's throwaway instance, read once its runs are over
-    with dg.DagsterInstance.get() as instance:
-        run = instance.get_runs(limit=1)[0]
-        started: dict[str, float] = {}
-        seconds: dict[str, float] = {}
-        for record in instance.all_logs(run.run_id):
-            kind = record.dagster_event.event_type_value if record.dagster_event else None
-            if kind == "STEP_START":
-                started[record.step_key] = record.timestamp
-            elif kind == "STEP_SUCCESS":
-                seconds[record.step_key] = round(record.timestamp - started[record.step_key], 1)
-        stats = instance.get_run_stats(run.run_id)
-        seconds["run (start to end)"] = round(stats.end_time - stats.start_time, 1)
-        return seconds
 
 
 def main() -> None:
@@ -96,7 +76,7 @@ def main() -> None:
 
     selection = ",".join(f"{family}_model" for family in FAMILIES)
     parallel = timed(["dagster", "asset", "materialize", *module, "--select", selection], env)
-    steps = step_seconds(env["DAGSTER_HOME"])
+    steps = last_run_steps(env["DAGSTER_HOME"])
     print(f"parallel, dagster asset materialize:  {parallel:6.1f} s (Dagster start-up and step processes included)")
     print(f"  steps in the Dagster run: {steps}")
     floor = max(*by_family.values(), sum(by_family.values()) / 2)

@@ -11,6 +11,9 @@ For each size (years of history x settlement points), in a fresh Dagster home an
 Rows per step and seconds per 100k rows show whether a step grows linearly. Also, once: the time of
 `dagster definitions validate` and of importing the code location (goal: validate under 3 s).
 
+Dagster's own share of each step is shown apart: the CLI's start-up before the run exists, and the run's time
+before its first step (planning and one planned event per partition and asset: most of a long market backfill).
+
 Peak memory: the largest single process of the step (ru_maxrss via wait4) and the summed RSS of the whole process
 tree sampled every 0.2 s (psutil), since parallel steps run in separate processes.
 
@@ -28,7 +31,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import REPO, fresh_env, machine, measured, write_json
+from _common import REPO, fresh_env, last_run_steps, machine, measured, write_json
 
 from dart_assets.market.synthetic import POINTS
 from dart_assets.ml.families import FAMILIES
@@ -69,6 +72,7 @@ def run_size(years: int, n_points: int) -> list[dict]:
     results: list[dict] = []
     for label, command in steps:
         m = measured(command, env, cwd=REPO)
+        timeline = last_run_steps(env["DAGSTER_HOME"])
         print(f"  {years}y x {n_points} points: {label} {m.seconds:.1f} s", flush=True)
         # rows the step reads: the market's hours x points; the features' rows for the models; a day for a forecast
         if label == "market":
@@ -85,6 +89,9 @@ def run_size(years: int, n_points: int) -> list[dict]:
                 "rows": n,
                 "seconds": round(m.seconds, 2),
                 "s_per_100k_rows": round(m.seconds / n * 1e5, 2),
+                # Dagster's share: the CLI's start-up (before the run), and the run's time before its first step
+                "cli_startup_s": round(m.seconds - timeline["run"], 1),
+                "before_steps_s": timeline["before steps"],
                 "largest_process_mb": round(m.largest_process_mb),
                 "tree_peak_mb": None if m.tree_peak_mb is None else round(m.tree_peak_mb),
             }
@@ -129,12 +136,16 @@ def main() -> None:
                 | {"peak_mb": peak, "market_s": market}
             )
             out = write_json("scale.json", {"load_time": loading, "steps": rows, "totals": totals})  # each size
-    print(f"\n{'size':<12} {'step':<16} {'rows':>9} {'seconds':>8} {'s/100k':>7} {'largest MB':>10} {'tree MB':>8}")
+    print(
+        f"\n{'size':<12} {'step':<16} {'rows':>9} {'seconds':>8} {'s/100k':>7} {'CLI start':>9} {'pre-step':>8} "
+        f"{'largest MB':>10} {'tree MB':>8}"
+    )
     for r in rows:
         tree = "-" if r["tree_peak_mb"] is None else str(r["tree_peak_mb"])
         print(
             f"{r['years']:>2}y x {r['points']:>2} pt  {r['step']:<16} {r['rows']:>9} {r['seconds']:>8.1f} "
-            f"{r['s_per_100k_rows']:>7.1f} {r['largest_process_mb']:>10} {tree:>8}"
+            f"{r['s_per_100k_rows']:>7.1f} {r['cli_startup_s']:>9.1f} {r['before_steps_s']:>8.1f} "
+            f"{r['largest_process_mb']:>10} {tree:>8}"
         )
     print("\ngoals at 10 years x 15 points: total < 15 min, peak < 6 GB, market backfill < 3 min")
     for t in totals:
