@@ -20,6 +20,7 @@ tree sampled every 0.2 s (psutil), since parallel steps run in separate processe
     python bench/scale.py                                  # 1 year x 3 points and 1 year x 15 points
     python bench/scale.py --years 1 5 10 --points 3 15     # the issue's full grid (10 x 15 takes long)
     python bench/scale.py --subset-planned-events           # Dagster records one planned event per asset
+    python bench/scale.py --years 10 --points 15 --until market   # the ten-year backfill alone
 JSON in .dart/bench/scale.json.
 """
 
@@ -40,6 +41,7 @@ from dart_assets.ml.families import FAMILIES
 LAST_DAY = dt.date(2025, 12, 31)
 MARKET = "dam_prices,rtm_prices,system_conditions,driver_forecasts"
 MODULE = ["-m", "dart_assets.definitions"]
+STEPS = ["market", "hourly_features", *(f"{name}_model" for name in FAMILIES), "promoted_model", "morning_forecast"]
 GOAL_TOTAL_S, GOAL_RSS_MB, GOAL_MARKET_S, GOAL_VALIDATE_S = 15 * 60, 6 * 1024, 3 * 60, 3.0
 
 
@@ -54,7 +56,7 @@ def rows_of(storage: Path, table: str) -> int:
     return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
 
 
-def run_size(years: int, n_points: int, extra_env: dict[str, str]) -> list[dict]:
+def run_size(years: int, n_points: int, extra_env: dict[str, str], until: str) -> list[dict]:
     first = dt.date(LAST_DAY.year - years + 1, 1, 1)
     forecast_day = LAST_DAY + dt.timedelta(days=1)
     points = list(POINTS)[:n_points]
@@ -72,7 +74,8 @@ def run_size(years: int, n_points: int, extra_env: dict[str, str]) -> list[dict]
         ("morning_forecast", materialize("driver_forecasts,dart_forecast", "--partition", forecast_day.isoformat())),
     ]
     results: list[dict] = []
-    for label, command in steps:
+    labels = [label for label, _ in steps]
+    for label, command in steps[: labels.index(until) + 1]:
         m = measured(command, env, cwd=REPO)
         timeline = last_run_steps(env["DAGSTER_HOME"])
         print(f"  {years}y x {n_points} points: {label} {m.seconds:.1f} s", flush=True)
@@ -118,6 +121,12 @@ def main() -> None:
     parser.add_argument("--years", type=int, nargs="+", default=[1])
     parser.add_argument("--points", type=int, nargs="+", default=[3, 15])
     parser.add_argument(
+        "--until",
+        default=STEPS[-1],
+        choices=STEPS,
+        help="stop after this step (each step needs the ones before it), e.g. market for the backfill alone",
+    )
+    parser.add_argument(
         "--subset-planned-events",
         action="store_true",
         help="run with DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1: one planned event per asset instead of one "
@@ -136,7 +145,7 @@ def main() -> None:
     rows, totals = [], []
     for years in args.years:
         for n_points in args.points:
-            size = run_size(years, n_points, extra_env)
+            size = run_size(years, n_points, extra_env, args.until)
             rows += size
             peak = max(r["tree_peak_mb"] or r["largest_process_mb"] for r in size)
             market = next(r["seconds"] for r in size if r["step"] == "market")
