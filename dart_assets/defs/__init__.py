@@ -6,7 +6,7 @@ import dagster as dg
 from dart_assets.defs.dart import build_dart_defs
 from dart_assets.defs.resources.io_manager import ParquetIOManager
 from dart_assets.defs.resources.mlflow import MlflowResource
-from dart_assets.defs.resources.training_launcher import COMPUTE_TAG, MAX_CONCURRENT_STEPS
+from dart_assets.defs.resources.training_launcher import COMPUTE_TAG
 from dart_assets.defs.transformer import build_transformer_defs
 from dart_assets.settings import EnvSecret, Settings
 
@@ -18,7 +18,7 @@ MODEL_CACHE = "model_cache"
 # training, promotion and forecast steps all need it, so it is imported once per run rather than once per step.
 EXECUTOR = dg.multiprocess_executor.configured(
     {
-        "max_concurrent": MAX_CONCURRENT_STEPS,
+        "max_concurrent": 3,
         "tag_concurrency_limits": [{"key": COMPUTE_TAG, "value": "gpu", "limit": 1}],
         "start_method": {"forkserver": {"preload_modules": ["dart_assets.definitions", "mlflow"]}},
     }

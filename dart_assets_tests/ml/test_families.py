@@ -90,24 +90,3 @@ def test_the_ensemble_is_the_mean_of_its_members(trained, small_frame):
     members = [m.predict(rows) for m in result.fitted.members.values()]
     assert sorted(result.fitted.members) == ["lgbm", "xgb"]
     pd.testing.assert_frame_equal(result.fitted.predict(rows), (members[0] + members[1]) / 2)
-
-
-def test_the_thread_count_does_not_change_the_model(trained, small_frame, feature_columns, tmp_path):
-    """Local trainers get the cores divided among the steps running at once, so a model trained alone (two
-    threads) and one trained beside others (one thread) must be the same model."""
-    from dart_assets.ml.training import train_model
-    from dart_assets_tests.ml.conftest import QUICK_PARAMS
-
-    result, _ = trained
-    if result.family == "naive":
-        pytest.skip("no threads")
-    again = train_model(
-        result.family,
-        small_frame,
-        feature_columns,
-        tmp_path,
-        params=QUICK_PARAMS[result.family],
-        n_threads=2,
-        progress=lambda m: None,
-    )
-    pd.testing.assert_frame_equal(again.test_predictions, result.test_predictions)

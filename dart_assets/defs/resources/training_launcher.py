@@ -11,7 +11,6 @@ the parallel trainers, which on a 2-core machine cost more than it isolates.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, cast, get_args
 
@@ -36,8 +35,6 @@ from dart_assets.settings import ABFSS, ExecutionMode
 
 ENTRY_POINT = "dart_assets.entrypoints.train"
 COMPUTE_TAG = "dart/compute"
-MAX_CONCURRENT_STEPS = 3
-"""The multiprocess executor's limit on steps running at once (dart_assets/defs/__init__.py)."""
 COMPUTES: tuple[str, ...] = get_args(Compute)
 # For the training assets: retries what may pass (network, throttling, 5xx from Azure at submission). A trainer or
 # job that failed, or a bad configuration, raises `Failure(allow_retries=False)` and is not retried.
@@ -51,8 +48,7 @@ class TrainingLauncher(dg.ConfigurableResource):
 
     mode: ExecutionMode = "local"
     storage: str
-    n_threads: int | None = None
-    """Threads per local trainer; None: the cores divided among the run's training steps that can run at once."""
+    n_threads: int = 1  # the trainers share the cores in local mode
     azureml: AzureMLConfig | None = None  # required in azureml mode
 
     @model_validator(mode="after")
@@ -123,8 +119,6 @@ class TrainingLauncher(dg.ConfigurableResource):
             mlflow.activate()  # create/migrate the tracking store once, before parallel trainers touch it
         except TrackingUnreachableError as exc:  # may come back: the retry policy tries again
             raise dg.Failure(f"{family} training cannot start: {exc}") from None
-        threads = self.local_threads(context)
-        context.log.info(f"{family}: training with {threads} thread(s)")
         tags = {
             "dagster_run_id": context.run.run_id,
             "dagster_asset": context.asset_key.to_user_string(),
@@ -137,7 +131,7 @@ class TrainingLauncher(dg.ConfigurableResource):
                 self.output_uri(family, context.run.run_id),
                 params,
                 seed,
-                threads,
+                self.n_threads,
                 tags,
                 context.log.info,
                 experiment=mlflow.experiment_name,
@@ -149,15 +143,6 @@ class TrainingLauncher(dg.ConfigurableResource):
             # The same code and data would fail again: no retry.
             raise dg.Failure(f"{family} training failed: {type(exc).__name__}: {exc}", allow_retries=False) from exc
         return summary.with_links(mlflow_run_url=mlflow.run_url(summary.mlflow_run_id))
-
-    def local_threads(self, context: dg.AssetExecutionContext) -> int:
-        """Threads for a trainer in this step's process: the configured count, else `trainer_threads` for the
-        run's training steps (the steps carrying the compute tag) and its executor."""
-        if self.n_threads is not None:
-            return self.n_threads
-        job = context.job_def
-        trainers = sum(COMPUTE_TAG in node.tags for node in job.nodes)
-        return trainer_threads(len(os.sched_getaffinity(0)), trainers, job.executor_def.name)
 
     def _launch_azureml(
         self, context: dg.AssetExecutionContext, family: str, params: dict, seed: int, mlflow: MlflowResource
@@ -277,15 +262,6 @@ def compute_of(context: dg.AssetExecutionContext) -> Compute:
             allow_retries=False,
         )
     return cast(Compute, compute)
-
-
-def trainer_threads(cores: int, trainers: int, executor: str) -> int:
-    """The cores divided among the training steps that can run at once: three trainers of one run on two cores get
-    one thread each (more would fight for the cores), a lone trainer gets both. The thread count does not change
-    the model: LightGBM (deterministic), XGBoost (hist) and torch on CPU gave identical models with 1 and 2
-    threads here (dart_assets_tests/ml/test_families.py checks it for the families)."""
-    at_once = 1 if executor == "in_process" else min(max(trainers, 1), MAX_CONCURRENT_STEPS)
-    return max(1, cores // at_once)
 
 
 def _join(base: str, *parts: str) -> str:
