@@ -40,10 +40,11 @@ def timed(command: list[str], env: dict[str, str], cwd: Path | None = None) -> f
 @dataclass(frozen=True)
 class Measured:
     seconds: float
-    largest_process_mb: float
-    """Peak RSS of the largest single process of the command's tree (the kernel's ru_maxrss, via wait4)."""
+    largest_process_mb: float | None
+    """Peak RSS of the largest single process of the command's tree (Dagster's step processes are forked by its
+    forkserver, so the command's own ru_maxrss misses them); sampled every 0.2 s, None without psutil."""
     tree_peak_mb: float | None
-    """Peak of the summed RSS of the whole process tree, sampled every 0.2 s (None without psutil)."""
+    """Peak of the summed RSS of the whole process tree, sampled likewise."""
 
 
 def measured(command: list[str], env: dict[str, str], cwd: Path | None = None) -> Measured:
@@ -51,21 +52,21 @@ def measured(command: list[str], env: dict[str, str], cwd: Path | None = None) -
     peak of the whole tree matters, not only the CLI's own."""
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    samples: list[float] = []
-    sampler = threading.Thread(target=_sample_tree, args=(process.pid, samples), daemon=True)
+    largest: list[float] = []
+    totals: list[float] = []
+    sampler = threading.Thread(target=_sample_tree, args=(process.pid, largest, totals), daemon=True)
     sampler.start()
     output = process.stdout.read() if process.stdout else ""
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)  # wait4 reaped it: Popen must not wait again
+    process.wait()
     seconds = time.perf_counter() - started
     sampler.join()
     if process.returncode != 0:
         sys.stderr.write(output[-6000:])
         raise SystemExit(f"failed: {' '.join(command)}")
-    return Measured(seconds, usage.ru_maxrss / 1024, max(samples, default=0.0) or None)
+    return Measured(seconds, max(largest, default=None), max(totals, default=None))
 
 
-def _sample_tree(pid: int, samples: list[float]) -> None:
+def _sample_tree(pid: int, largest: list[float], totals: list[float]) -> None:
     try:
         import psutil
     except ImportError:
@@ -73,11 +74,12 @@ def _sample_tree(pid: int, samples: list[float]) -> None:
     try:
         root = psutil.Process(pid)
         while root.status() != psutil.STATUS_ZOMBIE:
-            total = 0
+            sizes = []
             for process in [root, *root.children(recursive=True)]:
                 with contextlib.suppress(psutil.Error):
-                    total += process.memory_info().rss
-            samples.append(total / 2**20)
+                    sizes.append(process.memory_info().rss / 2**20)
+            largest.append(max(sizes, default=0.0))
+            totals.append(sum(sizes))
             time.sleep(0.2)
     except psutil.Error:
         return

@@ -14,8 +14,9 @@ Rows per step and seconds per 100k rows show whether a step grows linearly. Also
 Dagster's own share of each step is shown apart: the CLI's start-up before the run exists, and the run's time
 before its first step (planning and one planned event per partition and asset: most of a long market backfill).
 
-Peak memory: the largest single process of the step (ru_maxrss via wait4) and the summed RSS of the whole process
-tree sampled every 0.2 s (psutil), since parallel steps run in separate processes.
+Peak memory, sampled every 0.2 s with psutil (a dependency of the Azure monitor exporter; no figures without it): the
+largest single process of the step and the summed RSS of its whole process tree (the CLI, the forkserver and the
+step processes, which run apart from the CLI).
 
     python bench/scale.py                                  # 1 year x 3 points and 1 year x 15 points
     python bench/scale.py --years 1 5 10 --points 3 15     # the full grid (10 x 15 takes long)
@@ -97,7 +98,7 @@ def run_size(years: int, n_points: int, extra_env: dict[str, str], until: str) -
                 # Dagster's share: the CLI's start-up (before the run), and the run's time before its first step
                 "cli_startup_s": round(m.seconds - timeline["run"], 1),
                 "before_steps_s": timeline["before steps"],
-                "largest_process_mb": round(m.largest_process_mb),
+                "largest_process_mb": None if m.largest_process_mb is None else round(m.largest_process_mb),
                 "tree_peak_mb": None if m.tree_peak_mb is None else round(m.tree_peak_mb),
             }
         )
@@ -112,7 +113,7 @@ def load_time() -> dict:
     return {
         "definitions_validate_s": round(statistics.median(m.seconds for m in validate), 2),
         "import_definitions_s": round(statistics.median(m.seconds for m in imports), 2),
-        "import_definitions_mb": round(statistics.median(m.largest_process_mb for m in imports)),
+        "import_definitions_mb": round(statistics.median(m.largest_process_mb or 0.0 for m in imports)),
     }
 
 
@@ -147,7 +148,7 @@ def main() -> None:
         for n_points in args.points:
             size = run_size(years, n_points, extra_env, args.until)
             rows += size
-            peak = max(r["tree_peak_mb"] or r["largest_process_mb"] for r in size)
+            peak = max(r["tree_peak_mb"] or 0 for r in size)
             market = next(r["seconds"] for r in size if r["step"] == "market")
             totals.append(
                 {"years": years, "points": n_points, "total_s": round(sum(r["seconds"] for r in size), 1)}
@@ -165,7 +166,7 @@ def main() -> None:
         print(
             f"{r['years']:>2}y x {r['points']:>2} pt  {r['step']:<16} {r['rows']:>9} {r['seconds']:>8.1f} "
             f"{r['s_per_100k_rows']:>7.1f} {r['cli_startup_s']:>9.1f} {r['before_steps_s']:>8.1f} "
-            f"{r['largest_process_mb']:>10} {tree:>8}"
+            f"{r['largest_process_mb']!s:>10} {tree:>8}"
         )
     print("\ngoals at 10 years x 15 points: total < 15 min, peak < 6 GB, market backfill < 3 min")
     for t in totals:
