@@ -110,7 +110,7 @@ def write_json(name: str, payload: dict) -> Path:
     """The figures as JSON under .dart/bench/, with the machine and its load at the end of the run."""
     out = REPO / ".dart" / "bench" / name
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": machine(), "load_average_end": os.getloadavg(), **payload}, indent=2))
+    out.write_text(json.dumps({"cores": os.cpu_count(), "load_average_end": os.getloadavg(), **payload}, indent=2))
     return out
 
 

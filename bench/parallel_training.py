@@ -11,7 +11,6 @@ Goal (issue 15): the Dagster run takes at most 0.7x the sequential time. JSON in
 
 import argparse
 import datetime as dt
-import os
 import subprocess
 import sys
 import time
@@ -40,8 +39,8 @@ def main() -> None:
     args = parser.parse_args()
     env = fresh_env("parallel")
     end = f"2025-01-01...{dt.date(2025, 1, 1) + dt.timedelta(days=args.days - 1)}"
-    print(f"machine: {machine()}")
-    load_start = os.getloadavg()
+    at_start = machine()
+    print(f"machine: {at_start}")
     print(f"setting up {args.days} days of market data and hourly_features (not timed) ...", flush=True)
     module = ["-m", "dart_assets.definitions"]
     timed(
@@ -89,7 +88,7 @@ def main() -> None:
         "parallel_training.json",
         {
             "days": args.days,
-            "load_average_start": load_start,
+            "machine": at_start,
             "sequential_s": round(sequential, 1),
             "sequential_by_family_s": by_family,
             "parallel_s": round(parallel, 1),

@@ -137,7 +137,8 @@ def main() -> None:
     if max(args.points) > len(POINTS) or min(args.points) < 1:
         raise SystemExit(f"--points: 1..{len(POINTS)} (the synthetic generator's settlement points)")
     extra_env = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1"} if args.subset_planned_events else {}
-    print(f"machine: {machine()}{'; ' + str(extra_env) if extra_env else ''}")
+    started = machine()
+    print(f"machine: {started}{'; ' + str(extra_env) if extra_env else ''}")
     loading = load_time()
     print(
         f"definitions validate {loading['definitions_validate_s']:.2f} s (goal < {GOAL_VALIDATE_S:.0f} s), "
@@ -155,7 +156,8 @@ def main() -> None:
                 | {"peak_mb": peak, "market_s": market}
             )
             out = write_json(
-                "scale.json", {"env": extra_env, "load_time": loading, "steps": rows, "totals": totals}
+                "scale.json",
+                {"machine": started, "env": extra_env, "load_time": loading, "steps": rows, "totals": totals},
             )  # each size
     print(
         f"\n{'size':<12} {'step':<16} {'rows':>9} {'seconds':>8} {'s/100k':>7} {'CLI start':>9} {'pre-step':>8} "
