@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from filelock import FileLock
-from mlflow import MlflowClient
-from mlflow.entities.model_registry import ModelVersion
-from mlflow.exceptions import MlflowException
+
+if TYPE_CHECKING:  # mlflow costs about a second to import: the code location only needs this module's names
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
@@ -35,6 +37,8 @@ def champion(client: MlflowClient, model_name: str) -> ModelVersion | None:
 
 def by_alias(client: MlflowClient, model_name: str, alias: str) -> ModelVersion | None:
     """The version `alias` points at, None if the model or the alias does not exist."""
+    from mlflow.exceptions import MlflowException
+
     try:
         return client.get_model_version_by_alias(model_name, alias)
     except MlflowException as exc:
@@ -69,6 +73,8 @@ def champion_at(client: MlflowClient, model_name: str, when: dt.datetime) -> Mod
     Rebuilt from the promotion times, so a rollback (which moves the alias without a new promotion) is not seen:
     after one, days between the rollback and the next promotion resolve to the last promoted version.
     """
+    from mlflow.exceptions import MlflowException
+
     try:
         versions = client.search_model_versions(f"name='{model_name}'")
     except MlflowException:
@@ -122,6 +128,8 @@ def _register(
     client: MlflowClient, model_name: str, source_uri: str, run_id: str, tags: Mapping[str, object]
 ) -> ModelVersion:
     """A new version of `model_name` (created on first use); call it holding `serialized`."""
+    from mlflow.exceptions import MlflowException
+
     try:
         client.get_registered_model(model_name)
     except MlflowException as exc:

@@ -8,10 +8,13 @@ feature code never knows where the data came from.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import pandera.pandas as pa
+
+if TYPE_CHECKING:  # pandera is imported when a table is validated, not when the code location loads
+    import pandera.pandas as pa
 
 KEY_COLUMNS = ["timestamp_utc", "delivery_date", "hour_ending", "repeated_hour"]
 PRICE_KEY_COLUMNS = [*KEY_COLUMNS, "settlement_point"]
@@ -62,11 +65,15 @@ class MarketDataError(ValueError):
 
 
 def _driver_column(name: str) -> pa.Column:
+    import pandera.pandas as pa
+
     check = pa.Check.in_range(-200.0, 200.0) if name.startswith("temperature") else pa.Check.in_range(0.0, 200_000.0)
     return pa.Column("float64", check, required=False, nullable=True)
 
 
 def _price_schema(price: str) -> pa.DataFrameSchema:
+    import pandera.pandas as pa
+
     return pa.DataFrameSchema(
         {
             "timestamp_utc": pa.Column("datetime64[ns, UTC]"),
@@ -94,44 +101,46 @@ def _price_schema(price: str) -> pa.DataFrameSchema:
     )
 
 
-DAM_SCHEMA = _price_schema("dam_price")
-RTM_SCHEMA = _price_schema("rtm_price")
+@functools.cache
+def _schemas() -> dict[str, pa.DataFrameSchema]:
+    """The pandera schema of each market table, built on first use."""
+    import pandera.pandas as pa
 
-SYSTEM_SCHEMA = pa.DataFrameSchema(
-    {
-        "timestamp_utc": pa.Column("datetime64[ns, UTC]"),
-        "delivery_date": pa.Column("datetime64[ns]"),
-        "hour_ending": pa.Column("int64", pa.Check.in_range(1, 24)),
-        "repeated_hour": pa.Column(bool),
-        **{col: _driver_column(col) for col in DRIVER_COLUMNS},
-    },
-    strict=True,
-    ordered=False,
-)
+    system = pa.DataFrameSchema(
+        {
+            "timestamp_utc": pa.Column("datetime64[ns, UTC]"),
+            "delivery_date": pa.Column("datetime64[ns]"),
+            "hour_ending": pa.Column("int64", pa.Check.in_range(1, 24)),
+            "repeated_hour": pa.Column(bool),
+            **{col: _driver_column(col) for col in DRIVER_COLUMNS},
+        },
+        strict=True,
+        ordered=False,
+    )
+    forecasts = pa.DataFrameSchema(
+        {
+            "timestamp_utc": pa.Column("datetime64[ns, UTC]"),
+            "delivery_date": pa.Column("datetime64[ns]"),
+            "hour_ending": pa.Column("int64", pa.Check.in_range(1, 24)),
+            "repeated_hour": pa.Column(bool),
+            POSTED_COLUMN: pa.Column("datetime64[ns, UTC]"),
+            **{col: _driver_column(col) for col in DRIVER_FORECASTS},
+        },
+        strict=True,
+        ordered=False,
+        # One row per delivery hour and posting: two rows for the same pair would make "the latest posting"
+        # ambiguous.
+        unique=["timestamp_utc", POSTED_COLUMN],
+        report_duplicates="exclude_first",
+    )
+    return {
+        "dam_prices": _price_schema("dam_price"),
+        "rtm_prices": _price_schema("rtm_price"),
+        "system_conditions": system,
+        "driver_forecasts": forecasts,
+    }
 
 
-FORECAST_SCHEMA = pa.DataFrameSchema(
-    {
-        "timestamp_utc": pa.Column("datetime64[ns, UTC]"),
-        "delivery_date": pa.Column("datetime64[ns]"),
-        "hour_ending": pa.Column("int64", pa.Check.in_range(1, 24)),
-        "repeated_hour": pa.Column(bool),
-        POSTED_COLUMN: pa.Column("datetime64[ns, UTC]"),
-        **{col: _driver_column(col) for col in DRIVER_FORECASTS},
-    },
-    strict=True,
-    ordered=False,
-    # One row per delivery hour and posting: two rows for the same pair would make "the latest posting" ambiguous.
-    unique=["timestamp_utc", POSTED_COLUMN],
-    report_duplicates="exclude_first",
-)
-
-SCHEMAS = {
-    "dam_prices": DAM_SCHEMA,
-    "rtm_prices": RTM_SCHEMA,
-    "system_conditions": SYSTEM_SCHEMA,
-    "driver_forecasts": FORECAST_SCHEMA,
-}
 UNIQUE_KEYS = {
     "dam_prices": ["timestamp_utc", "settlement_point"],
     "rtm_prices": ["timestamp_utc", "settlement_point"],
@@ -162,8 +171,10 @@ def empty(kind: str, extra: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
 
 def validate(kind: str, frame: pd.DataFrame, source: str) -> pd.DataFrame:
     """Validate a market table; raise MarketDataError naming the source, the column and the first bad rows."""
+    import pandera.pandas as pa
+
     try:
-        return SCHEMAS[kind].validate(frame, lazy=True)
+        return _schemas()[kind].validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases.drop_duplicates(["index", "check"])
         lines = []

@@ -14,7 +14,6 @@ import pandas as pd
 from dart_assets.common.tracking import RunRecord, log_run
 from dart_assets.defs.resources.mlflow import REGISTRY_POOL, MlflowResource
 from dart_assets.transformer import model as load_model
-from dart_assets.transformer.chart import overload_chart
 from dart_assets.transformer.gate import evaluate_gate
 from dart_assets.transformer.history import LoadGenerator, read_sensor_csv
 from dart_assets.transformer.overload import forecast, summarize
@@ -161,6 +160,8 @@ def transformer_overload_forecast(
 ) -> dg.Output[pd.DataFrame]:
     """Hourly forecast with P05-P95 band over the horizon from the champion model: when the transformer first
     overloads, how often, and the earliest/latest first-overload dates for planning the upgrade."""
+    from dart_assets.transformer.chart import overload_chart  # matplotlib: only the step that draws pays it
+
     limit = transformer.limit_kw
     frame = forecast(
         promoted_transformer_model["model"],
