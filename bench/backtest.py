@@ -43,11 +43,7 @@ GOALS = {"six_months_seconds": 300.0, "forecast_month_point_seconds": 1.0}
 
 def hourly_features(start: pd.Timestamp, end: pd.Timestamp, points: list[str]) -> pd.DataFrame:
     """What the hourly_features asset computes, on the built-in generator's market tables."""
-    tables = synthetic.generate(str(start.date()), str(end.date()), points)
-    dam, rtm, forecasts = tables["dam_prices"], tables["rtm_prices"], tables["driver_forecasts"]
-    table = features.build_features(dam, rtm, tables["system_conditions"], points, forecasts=forecasts)
-    gaps = features.gap_report(dam, rtm, forecasts, points, sorted(table["delivery_date"].unique()))
-    return features.training_rows(table, gaps)[0]
+    return features.hourly_features(synthetic.generate(str(start.date()), str(end.date()), points), points)[0]
 
 
 def forecast_seconds(table: pd.DataFrame, month: str, point: str, repeats: int = 5) -> dict[str, float]:

@@ -143,23 +143,7 @@ def main() -> None:
 
     tables = read_tables(args.data / FILE)
     points = sorted(tables["dam_prices"]["settlement_point"].unique())
-    table = features.build_features(
-        tables["dam_prices"],
-        tables["rtm_prices"],
-        tables["system_conditions"],
-        points,
-        forecasts=tables["driver_forecasts"],
-        decision_time=args.decision_time,
-    )
-    gaps = features.gap_report(
-        tables["dam_prices"],
-        tables["rtm_prices"],
-        tables["driver_forecasts"],
-        points,
-        sorted(table["delivery_date"].unique()),
-        args.decision_time,
-    )
-    rows, left_out = features.training_rows(table, gaps)
+    rows, left_out, _ = features.hourly_features(tables, points, args.decision_time)
     new = features.feature_columns(rows)
     sets = {"old": OLD, "new": new}
     for group, member in GROUPS.items():

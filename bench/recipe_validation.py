@@ -58,24 +58,7 @@ def hourly_features(name: str, data: Path) -> pd.DataFrame:
     spec = SETS[name]
     end = HELD_OUT_FROM - dt.timedelta(days=1)
     tables = table.read_table(data / spec["file"], spec["start"], end, spec["points"])
-    forecasts = tables["driver_forecasts"]
-    frame = features.build_features(
-        tables["dam_prices"],
-        tables["rtm_prices"],
-        tables["system_conditions"],
-        spec["points"],
-        forecasts=forecasts,
-        decision_time=spec["decision_time"],
-    )
-    gaps = features.gap_report(
-        tables["dam_prices"],
-        tables["rtm_prices"],
-        forecasts,
-        spec["points"],
-        sorted(frame["delivery_date"].unique()),
-        spec["decision_time"],
-    )
-    rows, _ = features.training_rows(frame, gaps)
+    rows = features.hourly_features(tables, list(spec["points"]), spec["decision_time"])[0]
     assert rows["delivery_date"].max() < pd.Timestamp(HELD_OUT_FROM), "held-out rows leaked into the validation"
     return rows
 

@@ -601,3 +601,21 @@ def left_out_days(table: pd.DataFrame, gaps: pd.DataFrame) -> pd.DataFrame:
         days=("delivery_date", lambda d: day_ranges(d)[0]), rows=("rows", "sum"), why=("why", "first")
     )
     return grouped.reset_index(drop=True)
+
+
+def hourly_features(
+    tables: Mapping[str, pd.DataFrame], points: list[str], decision_time: dt.time = DEFAULT_DECISION_TIME
+) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """The `hourly_features` asset's table from the four market tables: the training rows, what `training_rows`
+    left out, and the left-out days with their reasons. Every day from the first to the last priced day is built,
+    so a day without rows is listed among the left-out days instead of silently absent."""
+    dam, rtm, forecasts = tables["dam_prices"], tables["rtm_prices"], tables["driver_forecasts"]
+    priced = pd.concat([dam["delivery_date"], rtm["delivery_date"]])
+    days = list(pd.date_range(priced.min(), priced.max(), freq="D")) if len(priced) else None
+    table = build_features(
+        dam, rtm, tables["system_conditions"], points, days=days, forecasts=forecasts, decision_time=decision_time
+    )
+    gaps = gap_report(dam, rtm, forecasts, points, sorted(table["delivery_date"].unique()), decision_time)
+    days_left_out = left_out_days(table, gaps)
+    rows, left_out = training_rows(table, gaps)
+    return rows, left_out, days_left_out

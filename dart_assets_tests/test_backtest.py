@@ -37,21 +37,7 @@ FORECAST = ["p10", "p50", "p90", "model", *(f"candidate_{f}_p50" for f in TINY)]
 
 def hourly_features(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """What the hourly_features asset computes from the market tables."""
-    table = features.build_features(
-        tables["dam_prices"],
-        tables["rtm_prices"],
-        tables["system_conditions"],
-        POINTS,
-        forecasts=tables["driver_forecasts"],
-    )
-    gaps = features.gap_report(
-        tables["dam_prices"],
-        tables["rtm_prices"],
-        tables["driver_forecasts"],
-        POINTS,
-        sorted(table.delivery_date.unique()),
-    )
-    return features.training_rows(table, gaps)[0]
+    return features.hourly_features(tables, POINTS)[0]
 
 
 @functools.cache

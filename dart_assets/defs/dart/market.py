@@ -117,24 +117,13 @@ def build_hourly_features(decision_time: dt.time) -> dg.AssetsDefinition:
         """Hourly DART target (DAM - RTM, $/MWh) with the features a trader knows at the decision time on D-1, for
         every materialized day with a target and its key inputs; the days left out are in metadata."""
         points = market_source.settlement_points
-        # Every day from the first to the last priced day, so a day the source has no rows for (an empty
-        # partition) is listed among the left-out days instead of silently absent.
-        priced = pd.concat([dam_prices["delivery_date"], rtm_prices["delivery_date"]])
-        days = list(pd.date_range(priced.min(), priced.max(), freq="D")) if len(priced) else None
-        table = features.build_features(
-            dam_prices,
-            rtm_prices,
-            system_conditions,
-            points,
-            days=days,
-            forecasts=driver_forecasts,
-            decision_time=decision_time,
-        )
-        gaps = features.gap_report(
-            dam_prices, rtm_prices, driver_forecasts, points, sorted(table["delivery_date"].unique()), decision_time
-        )
-        left_out_days = features.left_out_days(table, gaps)
-        table, left_out = features.training_rows(table, gaps)
+        tables = {
+            "dam_prices": dam_prices,
+            "rtm_prices": rtm_prices,
+            "system_conditions": system_conditions,
+            "driver_forecasts": driver_forecasts,
+        }
+        table, left_out, left_out_days = features.hourly_features(tables, points, decision_time)
         context.add_output_metadata(_features_metadata(table, points, decision_time, left_out, left_out_days))
         return table
 
