@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from filelock import FileLock
@@ -67,20 +68,85 @@ def promoted_at(version: ModelVersion) -> dt.datetime:
     return dt.datetime.fromtimestamp(version.creation_timestamp / 1000, dt.UTC)
 
 
-def champion_at(client: MlflowClient, model_name: str, when: dt.datetime) -> ModelVersion | None:
-    """The version that was champion at `when`: the last one promoted at or before it; None if none was yet.
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """What a forecast needs of a model version: its run (for the bundle) and when it became champion."""
 
-    Rebuilt from the promotion times, so a rollback (which moves the alias without a new promotion) is not seen:
-    after one, days between the rollback and the next promotion resolve to the last promoted version.
-    """
+    version: str
+    run_id: str
+    promoted_at: dt.datetime
+    fallback: bool = False
+    """Registered as the naive fallback (`set_fallback`): never a champion."""
+
+
+@dataclass(frozen=True)
+class RegistrySnapshot:
+    """One model's aliases and versions as read at one moment: enough to pick the version a forecast serves
+    without asking the registry again while it has not changed (`ml.champion` keeps one per store state)."""
+
+    aliases: Mapping[str, str]
+    """alias -> version"""
+    versions: Mapping[str, RegisteredVersion]
+
+    def by_alias(self, alias: str) -> RegisteredVersion | None:
+        version = self.aliases.get(alias)
+        return self.versions.get(version) if version is not None else None
+
+    def champion_at(self, when: dt.datetime) -> RegisteredVersion | None:
+        """The version that was champion at `when`: the last one promoted at or before it; None if none was yet.
+
+        Rebuilt from the promotion times, so a rollback (which moves the alias without a new promotion) is not
+        seen: after one, days between the rollback and the next promotion resolve to the last promoted version.
+        """
+        earlier = [v for v in self.versions.values() if not v.fallback and v.promoted_at <= when]
+        return max(earlier, key=lambda v: v.promoted_at, default=None)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "aliases": dict(self.aliases),
+            "versions": [
+                {
+                    "version": v.version,
+                    "run_id": v.run_id,
+                    "promoted_at": v.promoted_at.isoformat(),
+                    "fallback": v.fallback,
+                }
+                for v in self.versions.values()
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, stored: Mapping[str, object]) -> RegistrySnapshot:
+        versions = [
+            RegisteredVersion(
+                str(v["version"]),
+                str(v["run_id"]),
+                dt.datetime.fromisoformat(str(v["promoted_at"])),
+                bool(v["fallback"]),
+            )
+            for v in stored["versions"]  # type: ignore[attr-defined]
+        ]
+        return cls(dict(stored["aliases"]), {v.version: v for v in versions})  # type: ignore[call-overload]
+
+
+def snapshot(client: MlflowClient, model_name: str) -> RegistrySnapshot | None:
+    """`model_name`'s aliases and versions now (two registry calls), None if the model is not registered."""
     from mlflow.exceptions import MlflowException
 
     try:
-        versions = client.search_model_versions(f"name='{model_name}'")
-    except MlflowException:
-        return None
-    earlier = [v for v in versions if promoted_at(v) <= when]
-    return max(earlier, key=promoted_at, default=None)
+        aliases = dict(client.get_registered_model(model_name).aliases or {})
+    except MlflowException as exc:
+        if exc.error_code in _ABSENT:
+            return None
+        raise
+    found = client.search_model_versions(f"name='{model_name}'")
+    versions = {
+        str(v.version): RegisteredVersion(
+            str(v.version), str(v.run_id), promoted_at(v), (v.tags or {}).get(ROLE_TAG) == FALLBACK
+        )
+        for v in found
+    }
+    return RegistrySnapshot({a: str(v) for a, v in aliases.items()}, versions)
 
 
 def promote(

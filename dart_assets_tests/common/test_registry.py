@@ -1,6 +1,7 @@
 """champion/previous aliases and rollback on a real SQLite MLflow registry."""
 
 import datetime as dt
+import json
 import multiprocessing
 import os
 import time
@@ -95,18 +96,28 @@ def test_the_champion_at_a_past_time_is_the_last_version_promoted_by_then(client
         run = client.create_run(experiment).info.run_id
         (tmp_path / label).mkdir()
         registry.promote(client, name, str(tmp_path / label), run, stamp(day))
+    # The naive fallback registered after a promotion is never "the champion then".
+    run = client.create_run(experiment).info.run_id
+    (tmp_path / "naive_model").mkdir()
+    registry.set_fallback(client, name, str(tmp_path / "naive_model"), run, {})
     at = dt.datetime.fromisoformat
-    assert registry.champion_at(client, name, at("2025-01-31T23:00:00+00:00")) is None
-    assert str(registry.champion_at(client, name, at("2025-02-01T14:00:00+00:00")).version) == "1"
-    assert str(registry.champion_at(client, name, at("2025-02-20T00:00:00+00:00")).version) == "1"
-    assert str(registry.champion_at(client, name, at("2025-03-02T00:00:00+00:00")).version) == "2"
+    history = registry.snapshot(client, name)
+    assert history.by_alias(registry.FALLBACK).version == "3" and history.by_alias(registry.FALLBACK).fallback
+    assert history.champion_at(at("2025-01-31T23:00:00+00:00")) is None
+    assert history.champion_at(at("2025-02-01T14:00:00+00:00")).version == "1"
+    assert history.champion_at(at("2025-02-20T00:00:00+00:00")).version == "1"
+    assert history.champion_at(at("2025-03-02T00:00:00+00:00")).version == "2"
+    now = dt.datetime.now(dt.UTC)
+    assert history.champion_at(now + dt.timedelta(minutes=1)).version == "2"  # not the fallback v3
     # A version promoted without the tag counts from its registration, i.e. now.
     promote("lstm_model")
-    now = dt.datetime.now(dt.UTC)
-    assert str(registry.champion_at(client, name, now + dt.timedelta(minutes=1)).version) == "3"
-    assert str(registry.champion_at(client, name, now - dt.timedelta(days=1)).version) == "2"
-    assert registry.promoted_at(registry.champion(client, name)) <= now
-    assert registry.champion_at(client, "never-registered", now) is None
+    history = registry.snapshot(client, name)
+    assert history.champion_at(now + dt.timedelta(minutes=1)).version == "4"
+    assert history.champion_at(now - dt.timedelta(days=1)).version == "2"
+    assert history.by_alias(registry.CHAMPION).promoted_at <= dt.datetime.now(dt.UTC)
+    assert history.aliases == {"champion": "4", "previous": "2", "fallback": "3"}
+    assert registry.RegistrySnapshot.from_dict(json.loads(json.dumps(history.to_dict()))) == history
+    assert registry.snapshot(client, "never-registered") is None
 
 
 def _promote_many(uri: str, name: str, experiment: str, count: int, start) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import mlflow
 import pytest
@@ -140,3 +142,59 @@ def test_the_fallback_aliases_are_tried_in_order(bundle, store, mlflow_env):
     assert resolve_champion_bundle(store, name, None) is None
     served = resolve_champion_bundle(store, name, None, aliases=("champion", "fallback"))
     assert (served.alias, served.version, served.run_id) == ("fallback", "1", run)
+
+
+def test_an_unchanged_sqlite_store_serves_the_cached_champion_without_importing_mlflow(bundle, tmp_path, mlflow_env):
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cache = str(tmp_path / "cache")
+    name = f"{MODEL}-fast"
+    first_run = _registered(store, bundle, name, registry.CHAMPION)
+    read = resolve_champion_bundle(store, name, cache)
+    assert read.source == f"{name} v1 @champion from MLflow at {store}"
+
+    # Another process (the next morning's run): the store's file is unchanged, so neither MLflow nor a download.
+    script = (
+        "import json, sys\n"
+        "from dart_assets.ml.champion import resolve_champion_bundle\n"
+        f"served = resolve_champion_bundle({store!r}, {name!r}, {cache!r})\n"
+        "print(json.dumps([served.version, served.run_id, served.source, 'mlflow' in sys.modules]))\n"
+    )
+    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert json.loads(output.splitlines()[-1]) == [
+        "1",
+        first_run,
+        f"{name} v1 @champion from MLflow at {store} (registry unchanged since the cache read it)",
+        False,
+    ]
+
+    # Any write to the store (a promotion here; an alias moved in the MLflow UI alike) makes it ask the registry.
+    client = mlflow.MlflowClient(store)
+    second_run = client.create_run(client.get_experiment_by_name(name).experiment_id).info.run_id
+    client.log_artifacts(second_run, str(bundle), "bundle")
+    registry.promote(client, name, f"runs:/{second_run}/model", second_run, {})
+    served = resolve_champion_bundle(store, name, cache)
+    assert (served.version, served.run_id, served.source) == (
+        "2",
+        second_run,
+        f"{name} v2 @champion from MLflow at {store}",
+    )
+    registry.rollback(client, name)
+    assert resolve_champion_bundle(store, name, cache).version == "1"
+
+
+def test_a_damaged_cached_champion_is_replaced_from_the_registry(bundle, tmp_path, mlflow_env):
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cache = tmp_path / "cache"
+    name = f"{MODEL}-mended"
+    _registered(store, bundle, name, registry.CHAMPION)
+    resolve_champion_bundle(store, name, str(cache))
+    damaged = sorted(json.loads((cache / name / "v1" / "metadata.json").read_text())["files"])[0]
+    (cache / name / "v1" / damaged).write_bytes(b"damaged")
+    warnings: list[str] = []
+
+    served = resolve_champion_bundle(store, name, str(cache), warn=warnings.append)
+
+    assert served.version == "1" and served.model.metadata == load_bundle(bundle).metadata
+    [warning] = warnings
+    assert f"cached {name} v1" in warning and "sha256" in warning and "using the registry's copy" in warning
+    assert (cache / name / "v1" / damaged).read_bytes() == (bundle / damaged).read_bytes()  # cached again, whole
