@@ -16,7 +16,7 @@ import pandas as pd
 
 from dart_assets import features
 from dart_assets.market import schemas
-from dart_assets.market.timeutil import DEFAULT_DECISION_TIME, decision_time_utc
+from dart_assets.market.timeutil import DEFAULT_DECISION_TIME, decision_time_utc, decision_times_utc
 from dart_assets.ml import conformal, metrics
 
 # The band of D reads the model's misses on days D-8..D-2 (`conformal.recent_shifts`), whose own lags and rolling
@@ -70,26 +70,31 @@ def decision_table(
     system: pd.DataFrame | None,
     forecasts: pd.DataFrame | None,
     points: list[str],
-    day,
+    days,
     decision_time: dt.time = DEFAULT_DECISION_TIME,
     history_days: int = 0,
 ) -> pd.DataFrame:
-    """The feature rows of `day` (and `history_days` days before it) from what is public at its decision time.
+    """The feature rows of `days` (and `history_days` days before the first) from what is public at each day's own
+    decision time: rows are as of their own decision times (`features.build_features`), and nothing published
+    after the LAST day's decision time reaches the build at all.
 
-    Raises MissingInputError naming the first missing day and table instead of building rows on NaN lags.
+    Raises MissingInputError naming the first missing day and table (and how many more) instead of building rows on
+    NaN lags.
     """
-    day = pd.Timestamp(day).normalize()
-    dam, rtm, system, forecasts = known_at_decision_time(dam, rtm, system, forecasts, day, decision_time)
-    gaps = features.gap_report(dam, rtm, forecasts, points, [day], decision_time)
+    days = sorted({pd.Timestamp(d).normalize() for d in ([days] if isinstance(days, str | dt.date) else days)})
+    dam, rtm, system, forecasts = known_at_decision_time(dam, rtm, system, forecasts, days[-1], decision_time)
+    gaps = features.gap_report(dam, rtm, forecasts, points, days, decision_time)
     if len(gaps):
         first = gaps.iloc[0]
         same = gaps[(gaps["table"] == first["table"]) & (gaps["day"] == first["day"])]
         others = len(gaps[["table", "day"]].drop_duplicates()) - 1
         more = f" (and {others} more missing input(s))" if others else ""
-        raise MissingInputError(features.describe_gap(first, list(same["settlement_point"])) + more)
-    days = list(pd.date_range(day - pd.Timedelta(days=history_days), day))
+        short = sorted(gaps["delivery_date"].dt.date.unique())
+        which = f"; days that cannot be forecast: {', '.join(map(str, short))}" if len(days) > 1 else ""
+        raise MissingInputError(features.describe_gap(first, list(same["settlement_point"])) + more + which)
+    calendar = list(pd.date_range(days[0] - pd.Timedelta(days=history_days), days[-1]))
     return features.build_features(
-        dam, rtm, system, points, days=days, forecasts=forecasts, decision_time=decision_time
+        dam, rtm, system, points, days=calendar, forecasts=forecasts, decision_time=decision_time
     )
 
 
@@ -104,15 +109,32 @@ def forecast_day(
     *,
     decision_time: dt.time = DEFAULT_DECISION_TIME,
 ) -> pd.DataFrame:
-    """The served P10/P50/P90 DART for every hour of `day` and point, from decision-time data only.
+    """The served P10/P50/P90 DART for every hour of `day` and point, from decision-time data only."""
+    return forecast_days(model, dam, rtm, system, driver_forecasts, points, [day], decision_time=decision_time)
 
-    The rows of D-8..D-1 go along: their known targets (settled by D's decision time) recalibrate D's band, and an
-    LSTM reads its look-back from them (23 hours per day at worst).
+
+def forecast_days(
+    model,
+    dam: pd.DataFrame,
+    rtm: pd.DataFrame,
+    system: pd.DataFrame | None,
+    driver_forecasts: pd.DataFrame | None,
+    points: list[str],
+    days,
+    *,
+    decision_time: dt.time = DEFAULT_DECISION_TIME,
+) -> pd.DataFrame:
+    """`forecast_day` for many delivery days in one pass (a backfill), each from its own decision-time data.
+
+    One pass is exact, not an approximation: every row's features are as of its own day's decision time, a model
+    reads only feature columns, and each day's band reads the known misses of its days D-8..D-2, all settled before
+    its decision time. The rows of the 8 days before the first go along for those misses, and for an LSTM's
+    look-back (23 hours per day at worst).
     """
-    day = pd.Timestamp(day).normalize()
+    days = sorted({pd.Timestamp(d).normalize() for d in days})
     lookback_days = math.ceil(((model.metadata.get("history_hours") or 1) - 1) / 23)
     history_days = conformal.RECENT_FIRST_LAG_DAYS + lookback_days
-    table = decision_table(dam, rtm, system, driver_forecasts, points, day, decision_time, history_days)
+    table = decision_table(dam, rtm, system, driver_forecasts, points, days, decision_time, history_days)
     wanted = model.metadata["feature_columns"]
     missing = sorted(set(wanted) - set(table.columns))
     if missing:
@@ -124,15 +146,16 @@ def forecast_day(
     predictions = model.predict(table)
     out = table[["timestamp_utc", "delivery_date", "hour_ending", "repeated_hour", "settlement_point"]].copy()
     out["dart_p10"], out["dart_forecast"], out["dart_p90"] = predictions["p10"], predictions["p50"], predictions["p90"]
-    out = out[out["delivery_date"] == day].reset_index(drop=True)
+    out = out[out["delivery_date"].isin(days)].reset_index(drop=True)
     if out["dart_forecast"].isna().any():
+        empty = out[out["dart_forecast"].isna()].groupby(out["delivery_date"].dt.date).size()
         raise ValueError(
-            f"{day.date()}: the champion produced no forecast for {int(out['dart_forecast'].isna().sum())} hour(s)"
+            "the champion produced no forecast for " + ", ".join(f"{n} hour(s) of {day}" for day, n in empty.items())
         )
     # Quantile models are fitted separately; keep the band ordered.
     out["dart_p10"] = np.minimum(out["dart_p10"], out["dart_forecast"])
     out["dart_p90"] = np.maximum(out["dart_p90"], out["dart_forecast"])
-    out["decision_time_utc"] = decision_time_utc(day, decision_time)
+    out["decision_time_utc"] = decision_times_utc(out["delivery_date"], decision_time).to_numpy()
     return out
 
 
@@ -170,14 +193,13 @@ def rolling_view(daily: pd.DataFrame, window_days: int = 14) -> dict[str, float]
 
 
 def forecast_chart(forecast: pd.DataFrame, title: str) -> bytes:
-    """PNG: each point's 24 hourly forecasts with the P10-P90 band."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """PNG: each point's 24 hourly forecasts with the P10-P90 band. Drawn on a bare Figure: pyplot's import and
+    its global figure registry would double the chart's share of the morning run."""
+    from matplotlib.figure import Figure
 
     points = sorted(forecast["settlement_point"].unique())
-    figure, axes = plt.subplots(len(points), 1, figsize=(9, 2.6 * len(points)), squeeze=False, sharex=True)
+    figure = Figure(figsize=(9, 2.6 * len(points)))
+    axes = figure.subplots(len(points), 1, squeeze=False, sharex=True)
     for ax, point in zip(axes[:, 0], points, strict=True):
         rows = forecast[forecast["settlement_point"] == point].sort_values("timestamp_utc")
         x = np.arange(len(rows))
@@ -191,5 +213,4 @@ def forecast_chart(forecast: pd.DataFrame, title: str) -> bytes:
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=80)
-    plt.close(figure)
     return buffer.getvalue()

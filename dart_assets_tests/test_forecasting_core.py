@@ -318,3 +318,42 @@ def test_an_lstm_champion_gets_the_history_its_look_back_needs(market, training_
     )
     out = forecast(market, DAY, model=load_bundle(result.bundle_dir))
     assert len(out) == 24 * len(POINTS) and out["dart_forecast"].notna().all()
+
+
+@pytest.mark.parametrize("family", ["lgbm", "lstm", "naive"])
+def test_a_range_of_days_in_one_pass_is_exactly_each_day_forecast_alone(market, family, tmp_path):
+    """The backfill path (`forecast_days`) serves each day exactly what its own morning run would have."""
+    from dart_assets.ml.artifacts import load_bundle
+    from dart_assets.ml.training import train_model
+    from dart_assets_tests.ml.conftest import QUICK_PARAMS
+
+    rows, _, _ = features.hourly_features(market, POINTS)
+    rows = rows[rows["delivery_date"] < pd.Timestamp("2025-03-01")]
+    result = train_model(family, rows, features.feature_columns(rows), tmp_path, params=QUICK_PARAMS[family])
+    model = load_bundle(result.bundle_dir)
+    inputs = [market[k] for k in schemas.MARKET_TABLES]
+    days = list(pd.date_range("2025-03-01", "2025-03-11"))  # the spring-forward day 03-09 included
+
+    together = forecasting.forecast_days(model, *inputs, POINTS, days)
+
+    alone = pd.concat([forecasting.forecast_day(model, *inputs, POINTS, day) for day in days], ignore_index=True)
+    pd.testing.assert_frame_equal(together, alone)
+    assert together.groupby("delivery_date").size().tolist() == [len(day_hours(d)) * len(POINTS) for d in days]
+
+
+def test_a_range_with_a_missing_input_names_every_day_it_cannot_forecast(market):
+    rtm = market["rtm_prices"]
+    gap = drop(rtm, lambda f: f.delivery_date == pd.Timestamp("2025-03-03"))
+    with pytest.raises(forecasting.MissingInputError) as failure:
+        forecasting.forecast_days(
+            EveryColumnModel(),
+            market["dam_prices"],
+            gap,
+            market["system_conditions"],
+            market["driver_forecasts"],
+            POINTS,
+            list(pd.date_range("2025-03-01", "2025-03-08")),
+        )
+    message = str(failure.value)
+    assert message.startswith("rtm_prices for 2025-03-03 is missing (0 of ")
+    assert message.endswith("days that cannot be forecast: 2025-03-04, 2025-03-05")

@@ -8,7 +8,6 @@ import base64
 import datetime as dt
 import warnings
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import dagster as dg
 import pandas as pd
@@ -20,9 +19,6 @@ from dart_assets.defs.resources.market_source import MarketDataSource
 from dart_assets.defs.resources.mlflow import MlflowResource
 from dart_assets.market.timeutil import decision_time_utc
 from dart_assets.ml import MODEL_NAME
-
-if TYPE_CHECKING:  # mlflow loads in the steps that use it, not with the definitions
-    pass
 
 GROUP = "forecasting"
 DRIFT_WINDOW_DAYS = 14
@@ -57,6 +53,9 @@ def build_forecast_assets(
         kinds={"pandas", "parquet", "mlflow"},
         owners=["team:trading-desk"],
         freshness_policy=freshness,
+        # A backfill is one run: the inputs load once and every day is forecast in one pass (exactly as its own
+        # morning run would, `forecasting.forecast_days`), each by the version that was champion at its decision time.
+        backfill_policy=dg.BackfillPolicy.single_run(),
     )
     def dart_forecast(
         context: dg.AssetExecutionContext,
@@ -68,7 +67,7 @@ def build_forecast_assets(
         driver_forecasts: pd.DataFrame,
     ) -> pd.DataFrame:
         """Delivery day D's hourly DART forecast (P10/P50/P90) per settlement point, from the registry's champion
-        and the data known at the decision time on D-1."""
+        and the data known at the decision time on D-1 (a backfill: every day of its range)."""
         inputs = {
             "dam": dam_prices,
             "rtm": rtm_prices,
@@ -118,59 +117,68 @@ def forecast(
     from dart_assets.common import registry
     from dart_assets.common.tracking import TrackingUnreachableError
     from dart_assets.ml.artifacts import BundleIntegrityError
-    from dart_assets.ml.champion import resolve_champion_bundle
+    from dart_assets.ml.champion import resolve_champion_bundles
 
-    day = pd.Timestamp(context.partition_key)
+    days = [pd.Timestamp(key) for key in context.partition_keys]
     try:
-        champion = resolve_champion_bundle(
+        champions = resolve_champion_bundles(
             mlflow.tracking_uri,
             MODEL_NAME,
             mlflow.model_cache_dir,
+            [decision_time_utc(day, decision_time) for day in days],
             aliases=(registry.CHAMPION, registry.FALLBACK),  # the fallback while no model ever passed the gate
             warn=context.log.warning,
-            decided=decision_time_utc(day, decision_time),
         )
     except (TrackingUnreachableError, BundleIntegrityError) as exc:
         raise dg.Failure(str(exc)) from None
-    if champion is None:
+    if champions is None:
         raise dg.Failure(
             f"no champion and no fallback in the registry ({MODEL_NAME}@champion, @fallback): materialize "
             f"hourly_features, {', '.join(MODEL_ASSET_KEYS)} and promoted_model first"
         )
+    by_version: dict[str, list[pd.Timestamp]] = {}
+    for day, champion in zip(days, champions, strict=True):
+        by_version.setdefault(champion.version, []).append(day)
+    tables = []
+    for version, version_days in by_version.items():
+        model = next(c.model for c in champions if c.version == version)
+        try:
+            table = forecasting.forecast_days(
+                model, points=market_source.settlement_points, days=version_days, decision_time=decision_time, **inputs
+            )
+        except (forecasting.FeatureMismatchError, forecasting.MissingInputError) as exc:
+            raise dg.Failure(str(exc)) from exc
+        table["model_version"] = version
+        table["model_family"] = model.family
+        tables.append(table)
+    table = pd.concat(tables, ignore_index=True).sort_values(["timestamp_utc", "settlement_point"], ignore_index=True)
+    # The last day's champion describes the run (a morning run has one day); a backfill lists every version used.
+    champion, day = champions[-1], days[-1]
     model = champion.model
-    try:
-        table = forecasting.forecast_day(
-            model,
-            points=market_source.settlement_points,
-            day=day,
-            decision_time=decision_time,
-            **inputs,
-        )
-    except (forecasting.FeatureMismatchError, forecasting.MissingInputError) as exc:
-        raise dg.Failure(str(exc)) from exc
     # A naive forecast (the fallback alias, or a champion whose serving rules gave the model no weight) says so.
     label = f"fallback: {model.baseline}" if model.baseline else model.family
-    table["model_version"] = champion.version
-    table["model_family"] = model.family
-    chart = forecasting.forecast_chart(table, f"DART forecast for {day.date()} ({label}, v{champion.version})")
+    last = table[table["delivery_date"] == day]
+    chart = forecasting.forecast_chart(last, f"DART forecast for {day.date()} ({label}, v{champion.version})")
     rules = model.serving
-    context.add_output_metadata(
-        {
-            "chart": dg.MetadataValue.md(f"![forecast](data:image/png;base64,{base64.b64encode(chart).decode()})"),
-            "model": f"{MODEL_NAME} v{champion.version} @{champion.alias} ({model.family})",
-            "served": label,
-            "fallback": model.baseline is not None,
-            "model_source": champion.source,
-            "model_history": champion.history
-            or f"no champion yet: the fallback v{champion.version} (the best naive baseline per point)",
-            "decision_time_utc": str(table["decision_time_utc"].iloc[0]),
-            "mean_forecast": float(table["dart_forecast"].mean()),
-            "mean_band_width": float((table["dart_p90"] - table["dart_p10"]).mean()),
-            "hours_forecast_negative": int((table["dart_forecast"] < 0).sum()),
-            "trade_threshold": rules.trade_threshold,
-            "hours_to_trade": int((table["dart_forecast"].abs() > rules.trade_threshold).sum()),
-        }
-    )
+    metadata = {
+        "chart": dg.MetadataValue.md(f"![forecast](data:image/png;base64,{base64.b64encode(chart).decode()})"),
+        "model": f"{MODEL_NAME} v{champion.version} @{champion.alias} ({model.family})",
+        "served": label,
+        "fallback": model.baseline is not None,
+        "model_source": champion.source,
+        "model_history": champion.history
+        or f"no champion yet: the fallback v{champion.version} (the best naive baseline per point)",
+        "decision_time_utc": str(last["decision_time_utc"].iloc[0]),
+        "mean_forecast": float(last["dart_forecast"].mean()),
+        "mean_band_width": float((last["dart_p90"] - last["dart_p10"]).mean()),
+        "hours_forecast_negative": int((last["dart_forecast"] < 0).sum()),
+        "trade_threshold": rules.trade_threshold,
+        "hours_to_trade": int((last["dart_forecast"].abs() > rules.trade_threshold).sum()),
+    }
+    if len(days) > 1:
+        metadata["days_forecast"] = len(days)
+        metadata["versions_used"] = ", ".join(f"v{v}: {len(d)} day(s)" for v, d in by_version.items())
+    context.add_output_metadata(metadata)
     return table
 
 

@@ -88,6 +88,20 @@ def test_forecast_equals_the_core_function_on_the_decision_time_window(trained_g
     pd.testing.assert_frame_equal(got[expected.columns], expected, check_dtype=False)
 
 
+def test_a_backfill_range_is_one_run_writing_the_same_files_as_one_run_per_day(trained_graph, backfill, champion):
+    per_day = {day: (trained_graph.storage / "dart_forecast" / f"{day}.parquet").read_bytes() for day in BACKFILL}
+    tags = {"dagster/asset_partition_range_start": BACKFILL[0], "dagster/asset_partition_range_end": BACKFILL[-1]}
+
+    one_run = trained_graph.materialize(dg.AssetSelection.assets("dart_forecast"), tags=tags)
+
+    assert one_run.success
+    assert [e.partition for e in one_run.asset_materializations_for_node("dart_forecast")] == BACKFILL
+    assert {d: (trained_graph.storage / "dart_forecast" / f"{d}.parquet").read_bytes() for d in BACKFILL} == per_day
+    meta = {k: v.value for k, v in one_run.asset_materializations_for_node("dart_forecast")[0].metadata.items()}
+    assert meta["days_forecast"] == len(BACKFILL)
+    assert meta["versions_used"] == f"v{champion.version}: {len(BACKFILL)} day(s)"
+
+
 def test_inputs_stop_at_the_decision_time():
     dart_forecast = DEFS.get_assets_def("dart_forecast")
     mappings = {
@@ -177,16 +191,18 @@ def test_a_gate_that_fails_on_the_first_training_still_yields_a_labelled_forecas
 
 
 def test_features_mismatch_fails_with_what_to_retrain(trained_graph, backfill, monkeypatch, tmp_path):
-    from dart_assets.ml import tracking
+    from dart_assets.ml import champion, tracking
 
-    real = tracking.load_bundle_from_run
+    real = champion.load_bundle
 
-    def trained_on_other_data(run_id):
-        model = real(run_id)
+    def trained_on_other_data(path):
+        model = real(path)
         model.metadata = {**model.metadata, "feature_columns": [*model.metadata["feature_columns"], "ercot_ghost_mw"]}
         return model
 
-    monkeypatch.setattr(tracking, "load_bundle_from_run", trained_on_other_data)
+    # The champion comes from the cache or from an MLflow download: both load bundles the same way.
+    monkeypatch.setattr(champion, "load_bundle", trained_on_other_data)
+    monkeypatch.setattr(tracking, "load_bundle", trained_on_other_data)
     with pytest.raises(
         dg.Failure,
         match=r"needs features \['ercot_ghost_mw'\] that the current data source does not "
