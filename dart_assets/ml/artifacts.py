@@ -1,9 +1,9 @@
 """Model bundles: a directory of native, pickle-free model files plus `metadata.json`.
 
-Native formats (LightGBM text, XGBoost JSON, a torch state_dict loaded with weights_only=True) cannot run code
-when loaded, unlike pickles, and stay readable across library upgrades. metadata.json records the sha256 of every
-model file at save time; a bundle whose files do not match (damaged, half copied, or changed since) is refused
-before any model library reads it.
+Native formats (LightGBM text, XGBoost JSON, the LSTM's NumPy arrays loaded with allow_pickle=False and its torch
+state_dict loaded with weights_only=True) cannot run code when loaded, unlike pickles, and stay readable across
+library upgrades. metadata.json records the sha256 of every model file at save time; a bundle whose files do not
+match (damaged, half copied, or changed since) is refused before any model library reads it.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ plain JSON dicts, so prediction time applies exactly what training saw.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,6 +159,11 @@ class Windows:
         """(len(positions), lookback, width) float32 array of the windows at `positions`."""
         offsets = np.arange(-self.lookback + 1, 1)
         return self.matrix[self.ends[positions][:, None] + offsets[None, :]]
+
+    def batches(self, size: int) -> Iterator[np.ndarray]:
+        """The windows in order, `size` at a time (the last batch holds the rest)."""
+        for start in range(0, len(self), size):
+            yield self.batch(np.arange(start, min(start + size, len(self))))
 
 
 def build_windows(frame: pd.DataFrame, transform: FeatureTransform, lookback: int) -> Windows:

@@ -1,7 +1,8 @@
 """LSTM family: a small PyTorch LSTM over per-point look-back windows with P10/P50/P90 heads.
 
 The three heads are trained with pinball loss (robust to DART spikes: the median head is an MAE fit) and are
-non-crossing by construction. The network and the other torch pieces are in `lstm_network.py`.
+non-crossing by construction. The network and the other torch pieces are in `lstm_network.py`; a fitted model
+predicts with the same network's NumPy forward pass (`lstm_numpy.py`), so serving a bundle never imports torch.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pandas as pd
 
 from dart_assets.ml.dataset import ANCHOR_WEIGHT, TARGET, FeatureTransform, anchor, build_windows, quantile_frame
 from dart_assets.ml.family import FamilyFit, ModelFamily, Progress
+from dart_assets.ml.lstm_numpy import NumpyQuantileLSTM
 
 if TYPE_CHECKING:
     from dart_assets.common.split import Split
@@ -38,6 +40,7 @@ DEFAULT_PARAMS = {
     "patience": 5,
 }
 STATE_FILE = "lstm_state_dict.pt"
+WEIGHTS_FILE = "lstm_weights.npz"
 SCALING_FILE = "lstm_target_scaling.json"
 IQR_TO_STD = 1.349  # the IQR of a normal distribution in standard deviations
 
@@ -63,7 +66,7 @@ class LstmModel(ModelFamily):
     def __init__(
         self,
         transform: FeatureTransform,
-        network: QuantileLSTM,
+        network: NumpyQuantileLSTM,
         lookback: int,
         scaling: TargetScaling,
         anchor_weight: float = 0.0,
@@ -81,7 +84,10 @@ class LstmModel(ModelFamily):
 
     @property
     def native(self) -> QuantileLSTM:
-        return self.network
+        """The network as a torch module (what MLflow's pytorch flavor logs), built from the weights on demand."""
+        from dart_assets.ml.lstm_network import from_numpy
+
+        return from_numpy(self.network)
 
     def native_input(self, frame: pd.DataFrame) -> np.ndarray:
         windows = build_windows(frame, self.transform, self.lookback)
@@ -89,31 +95,38 @@ class LstmModel(ModelFamily):
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Quantiles for rows with a full look-back window inside `frame`; NaN for the others."""
-        from dart_assets.ml.lstm_network import predict_scaled
-
         if not frame.index.is_unique:
             raise ValueError("the LSTM needs a unique frame index to align window predictions")
         windows = build_windows(frame, self.transform, self.lookback)
-        scaled = predict_scaled(self.network, windows)
+        scaled = self.network.predict_scaled(windows)
         values = np.full((len(frame), 3), np.nan)
         values[frame.index.get_indexer(windows.labels)] = self.scaling.unscale(scaled)
         values += anchor(frame, self.anchor_weight)[:, None]
         return quantile_frame(frame.index, values[:, 0], values[:, 1], values[:, 2])
 
     def save(self, directory: Path) -> None:
+        """The weights twice: the torch state dict (training's own artefact) and the NumPy arrays serving reads."""
         import torch
 
-        torch.save({k: v.cpu() for k, v in self.network.state_dict().items()}, directory / STATE_FILE)
+        torch.save(self.native.state_dict(), directory / STATE_FILE)
+        self.network.save(directory / WEIGHTS_FILE)
         (directory / SCALING_FILE).write_text(json.dumps(asdict(self.scaling)))
 
     @classmethod
     def load(cls, directory: Path, transform: FeatureTransform, params: Mapping[str, Any]) -> LstmModel:
-        import torch
+        weights = directory / WEIGHTS_FILE
+        if weights.exists():
+            network = NumpyQuantileLSTM.load(weights)
+        else:  # bundles saved before the NumPy weights: read the state dict with torch
+            from dart_assets.ml.lstm_network import read_state
 
-        from dart_assets.ml.lstm_network import QuantileLSTM
-
-        network = QuantileLSTM(transform.lstm_width(), params["hidden_size"])
-        network.load_state_dict(torch.load(directory / STATE_FILE, weights_only=True, map_location="cpu"))
+            weights = directory / STATE_FILE
+            network = read_state(weights)
+        if (network.width, network.hidden_size) != (transform.lstm_width(), params["hidden_size"]):
+            raise ValueError(
+                f"{weights}: an LSTM of {network.width} inputs and {network.hidden_size} units, but the bundle's "
+                f"metadata describes {transform.lstm_width()} inputs and {params['hidden_size']} units"
+            )
         scaling_file = directory / SCALING_FILE
         # Bundles saved before the anchor and the robust scaling: the training target's mean and std, no anchor.
         scaling = (
@@ -121,13 +134,11 @@ class LstmModel(ModelFamily):
             if scaling_file.exists()
             else TargetScaling(transform.target_mean, transform.target_std)
         )
-        return cls(transform, network.eval(), params["lookback"], scaling, params.get("anchor_weight", 0.0))
+        return cls(transform, network, params["lookback"], scaling, params.get("anchor_weight", 0.0))
 
     def native_output(self, input_example: Any) -> Any:
-        import torch
-
-        with torch.no_grad():
-            return self.network(torch.from_numpy(input_example)).numpy()
+        """The module's float32 output; the NumPy forward computes it (tests hold the two equal to 1e-5)."""
+        return self.network.forward(input_example)
 
     @classmethod
     def fit(
@@ -141,7 +152,7 @@ class LstmModel(ModelFamily):
     ) -> FamilyFit:
         import torch
 
-        from dart_assets.ml.lstm_network import QuantileLSTM, deterministic, pinball, predict_scaled
+        from dart_assets.ml.lstm_network import QuantileLSTM, deterministic, pinball, predict_scaled, to_numpy
 
         train = build_windows(split.train, transform, params["lookback"])
         val = build_windows(split.val, transform, params["lookback"])
@@ -183,8 +194,7 @@ class LstmModel(ModelFamily):
             if best_state is None:
                 raise ValueError(f"lstm: the validation loss was never finite ({curve['val']})")
             network.load_state_dict(best_state)
-        network = network.cpu().eval()
-        model = cls(transform, network, params["lookback"], scaling, weight)
+        model = cls(transform, to_numpy(network), params["lookback"], scaling, weight)
         return FamilyFit(model, best_epoch, curve, None)
 
 

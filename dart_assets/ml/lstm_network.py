@@ -1,22 +1,24 @@
-"""The LSTM family's torch side: the network, its loss, batched prediction and deterministic fitting.
+"""The LSTM family's torch side: the network, its loss, batched prediction and deterministic fitting, and the
+conversion to and from the NumPy network that serves it (`lstm_numpy.py`).
 
 Kept apart from `lstm.py` so that reading the family's description (the Dagster definitions do, for every family)
-does not import torch.
+and forecasting do not import torch.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
 from dart_assets.ml.dataset import Windows
+from dart_assets.ml.lstm_numpy import NumpyQuantileLSTM, predict_batched
 
 QUANTILES = (0.1, 0.5, 0.9)
-PREDICT_BATCH = 2048
 
 
 class QuantileLSTM(nn.Module):
@@ -50,12 +52,25 @@ def predict_scaled(network: QuantileLSTM, windows: Windows) -> np.ndarray:
     """Scaled (n, 3) predictions in fixed-size batches on the network's device."""
     device = next(network.parameters()).device
     network.eval()
-    outputs = []
     with torch.no_grad():
-        for start in range(0, len(windows), PREDICT_BATCH):
-            positions = np.arange(start, min(start + PREDICT_BATCH, len(windows)))
-            outputs.append(network(torch.from_numpy(windows.batch(positions)).to(device)).cpu().numpy())
-    return np.concatenate(outputs).astype("float64") if outputs else np.empty((0, 3))
+        return predict_batched(lambda batch: network(torch.from_numpy(batch).to(device)).cpu().numpy(), windows)
+
+
+def to_numpy(network: QuantileLSTM) -> NumpyQuantileLSTM:
+    return NumpyQuantileLSTM({key: value.detach().cpu().numpy() for key, value in network.state_dict().items()})
+
+
+def from_numpy(weights: NumpyQuantileLSTM) -> QuantileLSTM:
+    """The torch module of these weights, on the CPU, in evaluation mode."""
+    network = QuantileLSTM(weights.width, weights.hidden_size)
+    network.load_state_dict({key: torch.from_numpy(value) for key, value in weights.state.items()})
+    return network.eval()
+
+
+def read_state(path: Path) -> NumpyQuantileLSTM:
+    """Weights from a torch state dict file, loaded weights_only (a pickle in it is refused, not run)."""
+    state = torch.load(path, weights_only=True, map_location="cpu")
+    return NumpyQuantileLSTM({key: value.numpy() for key, value in state.items()}, source=str(path))
 
 
 @contextlib.contextmanager

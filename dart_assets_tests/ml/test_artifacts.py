@@ -12,7 +12,7 @@ import torch
 from dart_assets.ml.artifacts import BundleIntegrityError, load_bundle
 from dart_assets_tests.ml.conftest import served_rows
 
-NATIVE_SUFFIXES = {".txt", ".json", ".pt"}  # the naive family's state is JSON too
+NATIVE_SUFFIXES = {".txt", ".json", ".pt", ".npz"}  # the naive family's state is JSON too
 
 
 def test_bundle_holds_only_native_files_and_full_metadata(trained):
@@ -42,7 +42,8 @@ def test_bundle_holds_only_native_files_and_full_metadata(trained):
     assert set(metadata["library_versions"]) >= {"lightgbm", "xgboost", "torch", "pandas", "numpy"}
 
 
-def test_reload_in_a_new_process_reproduces_test_predictions_exactly(trained, small_frame, tmp_path):
+def test_reload_in_a_new_process_reproduces_test_predictions_exactly_without_torch(trained, small_frame, tmp_path):
+    """Serving any family, the LSTM included, never imports torch (~2 s of the morning forecast, issue 15)."""
     result, _ = trained
     served_rows(result, small_frame).to_parquet(tmp_path / "rows.parquet")
     script = (
@@ -50,6 +51,7 @@ def test_reload_in_a_new_process_reproduces_test_predictions_exactly(trained, sm
         "from dart_assets.ml.artifacts import load_bundle\n"
         "rows = pd.read_parquet(sys.argv[2])\n"
         "load_bundle(sys.argv[1]).predict(rows).to_parquet(sys.argv[3])\n"
+        "assert 'torch' not in sys.modules, 'serving imported torch'\n"
     )
     subprocess.run(
         [
@@ -155,19 +157,29 @@ class _RunsCodeWhenUnpickled:
         return (print, ("pickle payload executed",))
 
 
-def test_a_torch_file_is_loaded_weights_only_even_with_a_matching_checksum(trained, tmp_path, capsys):
-    """Defence in depth: someone who can rewrite metadata.json can match any checksum; torch still runs no code."""
+@pytest.mark.parametrize("suffix", [".npz", ".pt"])
+def test_lstm_weights_are_read_without_unpickling_even_with_a_matching_checksum(trained, suffix, tmp_path, capsys):
+    """Defence in depth: someone who can rewrite metadata.json can match any checksum; neither NumPy nor torch (which
+    reads the weights of bundles saved before the NumPy file) runs code from the file."""
     import pickle
 
     result, _ = trained
     if result.family != "lstm":
-        pytest.skip("only the LSTM bundle holds a torch file")
+        pytest.skip("only the LSTM bundle holds array files")
     bundle = _copy(result, tmp_path)
-    [state] = [p for p in bundle.iterdir() if p.suffix == ".pt"]
-    torch.save({"weights": _RunsCodeWhenUnpickled()}, state, pickle_protocol=pickle.HIGHEST_PROTOCOL)
     metadata = json.loads((bundle / "metadata.json").read_text())
-    metadata["files"][state.name] = hashlib.sha256(state.read_bytes()).hexdigest()
+    [weights] = [p for p in bundle.iterdir() if p.suffix == suffix]
+    if suffix == ".npz":
+        np.savez(weights, **{"head.bias": np.array([_RunsCodeWhenUnpickled()], dtype=object)})
+        refused = pytest.raises(ValueError, match=rf"{weights}: Object arrays cannot be loaded when allow_pickle=False")
+    else:
+        [arrays] = [p for p in bundle.iterdir() if p.suffix == ".npz"]
+        arrays.unlink()
+        del metadata["files"][arrays.name]
+        torch.save({"weights": _RunsCodeWhenUnpickled()}, weights, pickle_protocol=pickle.HIGHEST_PROTOCOL)
+        refused = pytest.raises(pickle.UnpicklingError, match="Weights only load failed")
+    metadata["files"][weights.name] = hashlib.sha256(weights.read_bytes()).hexdigest()
     (bundle / "metadata.json").write_text(json.dumps(metadata))
-    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
+    with refused:
         load_bundle(bundle)
     assert "pickle payload executed" not in capsys.readouterr().out
