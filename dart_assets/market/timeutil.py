@@ -142,8 +142,11 @@ def decision_times_utc(delivery_date: pd.Series, decision_time: dt.time = DEFAUL
     """
     check_decision_time(decision_time)
     offset = pd.Timedelta(hours=decision_time.hour, minutes=decision_time.minute, seconds=decision_time.second)
-    local = pd.to_datetime(delivery_date).dt.normalize() - pd.Timedelta(days=1) + offset
-    return local.dt.tz_localize(MARKET_TZ).dt.tz_convert("UTC")
+    # Converted once per distinct day, not per row: time-zone localization is the slow part on hourly tables.
+    codes, days = pd.factorize(pd.to_datetime(delivery_date).dt.normalize())
+    utc = (pd.DatetimeIndex(days) - pd.Timedelta(days=1) + offset).tz_localize(MARKET_TZ).tz_convert("UTC")
+    values = pd.DatetimeIndex(utc.take(codes)).where(codes >= 0)  # NaT stays NaT
+    return pd.Series(values, index=delivery_date.index, name=delivery_date.name)
 
 
 def decision_time_utc(

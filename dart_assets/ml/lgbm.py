@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from dart_assets.ml.dataset import ANCHOR_WEIGHT, TARGET, FeatureTransform, anchor, quantile_frame
-from dart_assets.ml.family import BoosterModel, FamilyFit, Progress, bag_seeds
+from dart_assets.ml.family import BoosterModel, FamilyFit, Progress, bag_seeds, import_for_serving
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -70,9 +70,7 @@ class LgbmModel(BoosterModel):
 
     @classmethod
     def read_booster(cls, path: Path) -> lgb.Booster:
-        import lightgbm as lgb
-
-        return lgb.Booster(model_file=path)
+        return import_for_serving("lightgbm").Booster(model_file=path)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         inputs = self.native_input(frame)

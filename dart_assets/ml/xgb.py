@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from dart_assets.ml.dataset import ANCHOR_WEIGHT, TARGET, FeatureTransform, anchor, quantile_frame
-from dart_assets.ml.family import BoosterModel, FamilyFit, Progress, bag_seeds
+from dart_assets.ml.family import BoosterModel, FamilyFit, Progress, bag_seeds, import_for_serving
 
 if TYPE_CHECKING:
     import xgboost as xgb
@@ -56,9 +56,7 @@ class XgbModel(BoosterModel):
 
     @classmethod
     def read_booster(cls, path: Path) -> xgb.Booster:
-        import xgboost as xgb
-
-        return xgb.Booster(model_file=path)
+        return import_for_serving("xgboost").Booster(model_file=path)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         anchored, plain = (
