@@ -22,7 +22,7 @@ step processes, which run apart from the CLI).
     python bench/scale.py --years 1 5 10 --points 3 15     # the issue's full grid (10 x 15 takes long)
     python bench/scale.py --subset-planned-events           # Dagster records one planned event per asset
     python bench/scale.py --years 10 --points 15 --until market   # the ten-year backfill alone
-JSON in .dart/bench/scale.json.
+JSON in .dart/bench/scale.json (or --json NAME).
 """
 
 import argparse
@@ -133,6 +133,7 @@ def main() -> None:
         help="run with DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1: one planned event per asset instead of one "
         "per partition (Dagster's trade-off: the partitions of a failed run are not marked failed)",
     )
+    parser.add_argument("--json", default="scale.json", help="file name under .dart/bench/ (one per grid you run)")
     args = parser.parse_args()
     if max(args.points) > len(POINTS) or min(args.points) < 1:
         raise SystemExit(f"--points: 1..{len(POINTS)} (the synthetic generator's settlement points)")
@@ -156,7 +157,7 @@ def main() -> None:
                 | {"peak_mb": peak, "market_s": market}
             )
             out = write_json(
-                "scale.json",
+                args.json,
                 {"machine": started, "env": extra_env, "load_time": loading, "steps": rows, "totals": totals},
             )  # each size
     print(

@@ -13,7 +13,7 @@ The decision time for delivery day D is D-1 at a Central clock time before the d
 - driver forecasts: per column, the value of the latest posting with posted_utc at or before the decision time
   that carries the column. Postings are stamped to the second and the decision time is a clock minute, so a
   posting counts from the minute it is stamped with (ERCOT's 09:55:36 posting is known at a 09:55 decision).
-The same rules build training rows and the morning run's rows (`forecasting.forecast_day`), and
+The same rules build training rows and the morning run's rows (`forecasting.forecast_days`), and
 `dart_assets_tests/test_features.py` proves them by perturbing everything published after the cutoff.
 """
 

@@ -98,21 +98,6 @@ def decision_table(
     )
 
 
-def forecast_day(
-    model,
-    dam: pd.DataFrame,
-    rtm: pd.DataFrame,
-    system: pd.DataFrame | None,
-    driver_forecasts: pd.DataFrame | None,
-    points: list[str],
-    day,
-    *,
-    decision_time: dt.time = DEFAULT_DECISION_TIME,
-) -> pd.DataFrame:
-    """The served P10/P50/P90 DART for every hour of `day` and point, from decision-time data only."""
-    return forecast_days(model, dam, rtm, system, driver_forecasts, points, [day], decision_time=decision_time)
-
-
 def forecast_days(
     model,
     dam: pd.DataFrame,
@@ -124,7 +109,8 @@ def forecast_days(
     *,
     decision_time: dt.time = DEFAULT_DECISION_TIME,
 ) -> pd.DataFrame:
-    """`forecast_day` for many delivery days in one pass (a backfill), each from its own decision-time data.
+    """The served P10/P50/P90 DART for every hour and point of each delivery day in `days` (the morning run: one
+    day; a backfill: many, in one pass), each day from what was public at its own decision time.
 
     One pass is exact, not an approximation: every row's features are as of its own day's decision time, a model
     reads only feature columns, and each day's band reads the known misses of its days D-8..D-2, all settled before

@@ -44,14 +44,14 @@ def market() -> dict[str, pd.DataFrame]:
 
 def forecast(market, day: str, model=None, decision_time: dt.time = dt.time(9, 0), **overrides) -> pd.DataFrame:
     frames = {**market, **overrides}
-    return forecasting.forecast_day(
+    return forecasting.forecast_days(
         model or EveryColumnModel(),
         frames["dam_prices"],
         frames["rtm_prices"],
         frames["system_conditions"],
         frames["driver_forecasts"],
         POINTS,
-        day,
+        [day],
         decision_time=decision_time,
     )
 
@@ -336,7 +336,7 @@ def test_a_range_of_days_in_one_pass_is_exactly_each_day_forecast_alone(market, 
 
     together = forecasting.forecast_days(model, *inputs, POINTS, days)
 
-    alone = pd.concat([forecasting.forecast_day(model, *inputs, POINTS, day) for day in days], ignore_index=True)
+    alone = pd.concat([forecasting.forecast_days(model, *inputs, POINTS, [day]) for day in days], ignore_index=True)
     pd.testing.assert_frame_equal(together, alone)
     assert together.groupby("delivery_date").size().tolist() == [len(day_hours(d)) * len(POINTS) for d in days]
 

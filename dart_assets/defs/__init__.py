@@ -4,6 +4,7 @@ the resources and executor they share."""
 import dagster as dg
 
 from dart_assets.defs.dart import build_dart_defs
+from dart_assets.defs.executor import multiprocess_unless_one_step
 from dart_assets.defs.resources.io_manager import ParquetIOManager
 from dart_assets.defs.resources.mlflow import MlflowResource
 from dart_assets.defs.resources.training_launcher import COMPUTE_TAG
@@ -16,7 +17,8 @@ MODEL_CACHE = "model_cache"
 # Step processes fork from a server that has already imported the project: ~0.3 s per step instead of ~3 s.
 # MLflow is preloaded there too: the code location itself no longer imports it (definitions load faster), but the
 # training, promotion and forecast steps all need it, so it is imported once per run rather than once per step.
-EXECUTOR = dg.multiprocess_executor.configured(
+# A run of one step runs in its own process instead (defs/executor.py): no step process, no forkserver.
+EXECUTOR = multiprocess_unless_one_step.configured(
     {
         "max_concurrent": 3,
         "tag_concurrency_limits": [{"key": COMPUTE_TAG, "value": "gpu", "limit": 1}],

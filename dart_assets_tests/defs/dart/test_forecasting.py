@@ -83,7 +83,7 @@ def test_forecast_equals_the_core_function_on_the_decision_time_window(trained_g
         for name in ("dam_prices", "rtm_prices", "system_conditions", "driver_forecasts")
     }
     model = tracking.load_bundle_from_run(champion.run_id)
-    expected = forecasting.forecast_day(model, *stored.values(), POINTS, day)
+    expected = forecasting.forecast_days(model, *stored.values(), POINTS, [day])
     got = read(trained_graph.storage, "dart_forecast", day)
     pd.testing.assert_frame_equal(got[expected.columns], expected, check_dtype=False)
 
