@@ -45,6 +45,8 @@ class Measured:
     forkserver, so the command's own ru_maxrss misses them); sampled every 0.2 s, None without psutil."""
     tree_peak_mb: float | None
     """Peak of the summed RSS of the whole process tree, sampled likewise."""
+    output: str = ""
+    """What the command printed (stdout and stderr)."""
 
 
 def measured(command: list[str], env: dict[str, str], cwd: Path | None = None) -> Measured:
@@ -63,7 +65,7 @@ def measured(command: list[str], env: dict[str, str], cwd: Path | None = None) -
     if process.returncode != 0:
         sys.stderr.write(output[-6000:])
         raise SystemExit(f"failed: {' '.join(command)}")
-    return Measured(seconds, max(largest, default=None), max(totals, default=None))
+    return Measured(seconds, max(largest, default=None), max(totals, default=None), output)
 
 
 def _sample_tree(pid: int, largest: list[float], totals: list[float]) -> None:
