@@ -81,7 +81,7 @@ def decision_table(
     Raises MissingInputError naming the first missing day and table (and how many more) instead of building rows on
     NaN lags.
     """
-    days = sorted({pd.Timestamp(d).normalize() for d in ([days] if isinstance(days, str | dt.date) else days)})
+    days = sorted({pd.Timestamp(d).normalize() for d in days})
     dam, rtm, system, forecasts = known_at_decision_time(dam, rtm, system, forecasts, days[-1], decision_time)
     gaps = features.gap_report(dam, rtm, forecasts, points, days, decision_time)
     if len(gaps):

@@ -113,7 +113,7 @@ def test_the_morning_run_builds_exactly_the_training_rows(market, training_featu
         market["system_conditions"],
         market["driver_forecasts"],
         POINTS,
-        day,
+        [day],
         decision_time,
     )
     trained = training_features[decision_time]

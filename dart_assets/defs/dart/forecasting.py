@@ -137,11 +137,13 @@ def forecast(
             f"hourly_features, {', '.join(MODEL_ASSET_KEYS)} and promoted_model first"
         )
     by_version: dict[str, list[pd.Timestamp]] = {}
+    models = {}
     for day, champion in zip(days, champions, strict=True):
         by_version.setdefault(champion.version, []).append(day)
+        models[champion.version] = champion.model
     tables = []
     for version, version_days in by_version.items():
-        model = next(c.model for c in champions if c.version == version)
+        model = models[version]
         try:
             table = forecasting.forecast_days(
                 model, points=market_source.settlement_points, days=version_days, decision_time=decision_time, **inputs
