@@ -14,11 +14,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def fresh_env(prefix: str) -> dict[str, str]:
-    """Environment for a run that touches nothing of the user's: temp DAGSTER_HOME, DART_STORAGE, MLflow store."""
-    root = Path(tempfile.mkdtemp(prefix=f"dart_bench_{prefix}_"))
-    (root / "home").mkdir()
-    (root / "home" / "dagster.yaml").touch()
+def fresh_env(prefix: str, root: Path | None = None) -> dict[str, str]:
+    """Environment for a run that touches nothing of the user's: temp DAGSTER_HOME, DART_STORAGE, MLflow store; or
+    those an earlier bench run made in `root`, to go on there."""
+    if root is None:
+        root = Path(tempfile.mkdtemp(prefix=f"dart_bench_{prefix}_"))
+        (root / "home").mkdir()
+        (root / "home" / "dagster.yaml").touch()
+    elif not (root / "home" / "dagster.yaml").is_file():
+        raise SystemExit(f"{root}: not a bench run's folder (no home/dagster.yaml)")
     return {
         **os.environ,
         "DAGSTER_HOME": str(root / "home"),

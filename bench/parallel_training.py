@@ -7,6 +7,7 @@ parallel run cannot beat max(longest trainer, sum of the trainers / 2) plus Dags
 Goal (issue 15): the Dagster run takes at most 0.7x the sequential time. JSON in .dart/bench/parallel_training.json.
 
     python bench/parallel_training.py [--days 150]
+    python bench/parallel_training.py --start 2021-01-01 --days 1826 --points 15    # 5 years x 15 points
 """
 
 import argparse
@@ -16,8 +17,12 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import fresh_env, last_run_steps, machine, timed, write_json
+
+from dart_assets.market.synthetic import POINTS
 
 SEQUENTIAL = """
 import sys, time
@@ -36,14 +41,23 @@ FAMILIES = ("lgbm", "xgb", "lstm")
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--days", type=int, default=150)
+    parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2025, 1, 1), help="first day")
+    parser.add_argument(
+        "--points", type=int, help=f"the synthetic generator's first N settlement points (1..{len(POINTS)})"
+    )
+    parser.add_argument("--json", default="parallel_training.json", help="file name under .dart/bench/")
     args = parser.parse_args()
     env = fresh_env("parallel")
-    end = f"2025-01-01...{dt.date(2025, 1, 1) + dt.timedelta(days=args.days - 1)}"
+    env.update({"DART_DATA_SOURCE": "synthetic", "DART_START_DATE": args.start.isoformat()})
+    if args.points:
+        env["DART_SETTLEMENT_POINTS"] = ",".join(list(POINTS)[: args.points])
+    end = f"{args.start}...{args.start + dt.timedelta(days=args.days - 1)}"
     at_start = machine()
     print(f"machine: {at_start}")
-    print(f"setting up {args.days} days of market data and hourly_features (not timed) ...", flush=True)
+    points = env.get("DART_SETTLEMENT_POINTS", "the default settlement points")
+    print(f"setting up {args.days} days of market data and hourly_features of {points} ...", flush=True)
     module = ["-m", "dart_assets.definitions"]
-    timed(
+    set_up = timed(
         [
             "dagster",
             "asset",
@@ -56,8 +70,10 @@ def main() -> None:
         ],
         env,
     )
-    timed(["dagster", "asset", "materialize", *module, "--select", "hourly_features"], env)
+    set_up += timed(["dagster", "asset", "materialize", *module, "--select", "hourly_features"], env)
     features = str(Path(env["DART_STORAGE"]) / "hourly_features.parquet")
+    rows = pq.ParquetFile(features).metadata.num_rows
+    print(f"  {rows} feature rows in {set_up:.1f} s (set-up, not compared)", flush=True)
 
     started = time.perf_counter()
     inner = subprocess.run(
@@ -85,9 +101,12 @@ def main() -> None:
         f"  (2-core floor of the trainings alone, from the sequential times: {floor:.1f} s = {floor / sequential:.2f}x)"
     )
     out = write_json(
-        "parallel_training.json",
+        args.json,
         {
             "days": args.days,
+            "start": args.start.isoformat(),
+            "points": env.get("DART_SETTLEMENT_POINTS"),
+            "feature_rows": rows,
             "machine": at_start,
             "sequential_s": round(sequential, 1),
             "sequential_by_family_s": by_family,

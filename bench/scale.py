@@ -5,7 +5,8 @@ For each size (years of history x settlement points), in a fresh Dagster home an
   - market: the four market tables over the whole partition range as one run (single-run backfill);
   - hourly_features;
   - every model asset, one at a time (so each trainer's own time and memory are visible): lgbm, xgb, lstm,
-    ensemble, naive;
+    ensemble, naive; or, with --models-together, all of them in one run as the retraining job trains them (the
+    multiprocess executor's parallel steps; each step's own time from the run's event log);
   - promoted_model (the gate and the promotion, needed by the forecast);
   - the morning forecast of the day after the history: its driver_forecasts partition and dart_forecast, one run.
 Rows per step and seconds per 100k rows show whether a step grows linearly. Also, once: the time of
@@ -22,6 +23,8 @@ step processes, which run apart from the CLI).
     python bench/scale.py --years 1 5 10 --points 3 15     # the issue's full grid (10 x 15 takes long)
     python bench/scale.py --subset-planned-events           # Dagster records one planned event per asset
     python bench/scale.py --years 10 --points 15 --until market   # the ten-year backfill alone
+    python bench/scale.py --years 10 --points 15 --instance /tmp/dart_bench_scale_10y15p_... --from models \
+        --models-together                                  # go on where that run stopped, the models in one run
 JSON in .dart/bench/scale.json (or --json NAME).
 """
 
@@ -42,7 +45,10 @@ from dart_assets.ml.families import FAMILIES
 LAST_DAY = dt.date(2025, 12, 31)
 MARKET = "dam_prices,rtm_prices,system_conditions,driver_forecasts"
 MODULE = ["-m", "dart_assets.definitions"]
-STEPS = ["market", "hourly_features", *(f"{name}_model" for name in FAMILIES), "promoted_model", "morning_forecast"]
+MODEL_STEPS = [f"{name}_model" for name in FAMILIES]
+STEPS = ["market", "hourly_features", *MODEL_STEPS, "models", "promoted_model", "morning_forecast"]
+"""Every step a run can stop after or resume from; `models` (all model assets in one run) replaces the model steps
+with --models-together."""
 GOAL_TOTAL_S, GOAL_RSS_MB, GOAL_MARKET_S, GOAL_VALIDATE_S = 15 * 60, 6 * 1024, 3 * 60, 3.0
 
 
@@ -57,11 +63,21 @@ def rows_of(storage: Path, table: str) -> int:
     return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
 
 
-def run_size(years: int, n_points: int, extra_env: dict[str, str], until: str) -> list[dict]:
+def run_size(
+    years: int,
+    n_points: int,
+    extra_env: dict[str, str],
+    until: str,
+    models_together: bool = False,
+    instance: Path | None = None,
+    resume_from: str = STEPS[0],
+) -> list[dict]:
+    """Each step of one size in a fresh instance, or in `instance` (an earlier run's, its steps before `resume_from`
+    done there) from `resume_from` on."""
     first = dt.date(LAST_DAY.year - years + 1, 1, 1)
     forecast_day = LAST_DAY + dt.timedelta(days=1)
     points = list(POINTS)[:n_points]
-    env = fresh_env(f"scale_{years}y{n_points}p")
+    env = fresh_env(f"scale_{years}y{n_points}p", root=instance)
     env.update({"DART_DATA_SOURCE": "synthetic", "DART_START_DATE": first.isoformat()})
     env["DART_SETTLEMENT_POINTS"] = ",".join(points)
     env.update(extra_env)
@@ -69,14 +85,21 @@ def run_size(years: int, n_points: int, extra_env: dict[str, str], until: str) -
     steps = [
         ("market", materialize(MARKET, "--partition-range", f"{first}...{LAST_DAY}")),
         ("hourly_features", materialize("hourly_features")),
-        *[(f"{name}_model", materialize(f"{name}_model")) for name in FAMILIES],
+        *(
+            [("models", materialize(",".join(MODEL_STEPS)))]
+            if models_together
+            else [(step, materialize(step)) for step in MODEL_STEPS]
+        ),
         ("promoted_model", materialize("promoted_model")),
         # the morning run: D's driver forecasts (posted on D-1), then the forecast for D
         ("morning_forecast", materialize("driver_forecasts,dart_forecast", "--partition", forecast_day.isoformat())),
     ]
     results: list[dict] = []
     labels = [label for label, _ in steps]
-    for label, command in steps[: labels.index(until) + 1]:
+    for name in (until, resume_from):
+        if name not in labels:
+            raise SystemExit(f"step {name} is not run {'with' if models_together else 'without'} --models-together")
+    for label, command in steps[labels.index(resume_from) : labels.index(until) + 1]:
         m = measured(command, env, cwd=REPO)
         timeline = last_run_steps(env["DAGSTER_HOME"])
         print(f"  {years}y x {n_points} points: {label} {m.seconds:.1f} s", flush=True)
@@ -101,6 +124,7 @@ def run_size(years: int, n_points: int, extra_env: dict[str, str], until: str) -
                 "largest_process_mb": None if m.largest_process_mb is None else round(m.largest_process_mb),
                 "tree_peak_mb": None if m.tree_peak_mb is None else round(m.tree_peak_mb),
             }
+            | ({"run_steps_s": timeline} if label == "models" else {})
         )
     return results
 
@@ -133,10 +157,25 @@ def main() -> None:
         help="run with DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1: one planned event per asset instead of one "
         "per partition (Dagster's trade-off: the partitions of a failed run are not marked failed)",
     )
+    parser.add_argument(
+        "--models-together",
+        action="store_true",
+        help="materialize the model assets in one run (parallel steps, as the retraining job) instead of one by one",
+    )
+    parser.add_argument(
+        "--instance",
+        type=Path,
+        help="the folder of an earlier run of the same one size (dart_bench_scale_...), to go on in its instance",
+    )
+    parser.add_argument("--from", dest="resume_from", default=STEPS[0], choices=STEPS, help="with --instance")
     parser.add_argument("--json", default="scale.json", help="file name under .dart/bench/ (one per grid you run)")
     args = parser.parse_args()
     if max(args.points) > len(POINTS) or min(args.points) < 1:
         raise SystemExit(f"--points: 1..{len(POINTS)} (the synthetic generator's settlement points)")
+    if args.instance and (len(args.years) > 1 or len(args.points) > 1):
+        raise SystemExit("--instance goes on with one size: give one --years and one --points")
+    if (args.resume_from != STEPS[0]) != bool(args.instance):
+        raise SystemExit("--from and --instance go together")
     extra_env = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1"} if args.subset_planned_events else {}
     started = machine()
     print(f"machine: {started}{'; ' + str(extra_env) if extra_env else ''}")
@@ -148,13 +187,15 @@ def main() -> None:
     rows, totals = [], []
     for years in args.years:
         for n_points in args.points:
-            size = run_size(years, n_points, extra_env, args.until)
+            size = run_size(
+                years, n_points, extra_env, args.until, args.models_together, args.instance, args.resume_from
+            )
             rows += size
             peak = max(r["tree_peak_mb"] or 0 for r in size)
-            market = next(r["seconds"] for r in size if r["step"] == "market")
+            market = next((r["seconds"] for r in size if r["step"] == "market"), None)
             totals.append(
                 {"years": years, "points": n_points, "total_s": round(sum(r["seconds"] for r in size), 1)}
-                | {"peak_mb": peak, "market_s": market}
+                | {"peak_mb": peak, "market_s": market, "from": args.resume_from}
             )
             out = write_json(
                 args.json,
@@ -173,10 +214,14 @@ def main() -> None:
         )
     print("\ngoals at 10 years x 15 points: total < 15 min, peak < 6 GB, market backfill < 3 min")
     for t in totals:
+        market = "not run" if t["market_s"] is None else f"{t['market_s']:6.1f} s"
         print(
-            f"{t['years']:>2}y x {t['points']:>2} pt  total {t['total_s']:7.1f} s   peak {t['peak_mb']:6} MB   "
-            f"market {t['market_s']:6.1f} s"
+            f"{t['years']:>2}y x {t['points']:>2} pt  total {t['total_s']:7.1f} s (from {t['from']})   "
+            f"peak {t['peak_mb']:6} MB   market {market}"
         )
+    for r in rows:
+        if "run_steps_s" in r:
+            print(f"{r['years']:>2}y x {r['points']:>2} pt  models in one run, each step: {r['run_steps_s']}")
     print(f"written {out}")
 
 
