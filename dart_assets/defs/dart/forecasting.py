@@ -8,6 +8,7 @@ import base64
 import datetime as dt
 import warnings
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import pandas as pd
@@ -19,6 +20,9 @@ from dart_assets.defs.resources.market_source import MarketDataSource
 from dart_assets.defs.resources.mlflow import MlflowResource
 from dart_assets.market.timeutil import decision_time_utc
 from dart_assets.ml import MODEL_NAME
+
+if TYPE_CHECKING:
+    from dart_assets.ml.champion import ResolvedChampion
 
 GROUP = "forecasting"
 DRIFT_WINDOW_DAYS = 14
@@ -154,34 +158,45 @@ def forecast(
         table["model_family"] = model.family
         tables.append(table)
     table = pd.concat(tables, ignore_index=True).sort_values(["timestamp_utc", "settlement_point"], ignore_index=True)
-    # The last day's champion describes the run (a morning run has one day); a backfill lists every version used.
-    champion, day = champions[-1], days[-1]
+    # Each partition's materialization describes its own day and the version that served it; the chart is drawn for
+    # the run's last day only (a morning run has one day; a year's backfill would store 365 charts).
+    by_day = dict(iter(table.groupby("delivery_date")))
+    for key, day, champion in zip(context.partition_keys, days, champions, strict=True):
+        context.add_asset_metadata(day_metadata(by_day[day], day, champion, chart=day == days[-1]), partition_key=key)
+    if len(days) > 1:
+        context.add_output_metadata(
+            {
+                "days_forecast": len(days),
+                "versions_used": ", ".join(f"v{v}: {len(d)} day(s)" for v, d in by_version.items()),
+            }
+        )
+    return table
+
+
+def day_metadata(rows: pd.DataFrame, day: pd.Timestamp, champion: "ResolvedChampion", chart: bool) -> dict:
+    """What the UI shows for one delivery day's forecast: the version that served it, its band and trades."""
     model = champion.model
     # A naive forecast (the fallback alias, or a champion whose serving rules gave the model no weight) says so.
     label = f"fallback: {model.baseline}" if model.baseline else model.family
-    last = table[table["delivery_date"] == day]
-    chart = forecasting.forecast_chart(last, f"DART forecast for {day.date()} ({label}, v{champion.version})")
     rules = model.serving
     metadata = {
-        "chart": dg.MetadataValue.md(f"![forecast](data:image/png;base64,{base64.b64encode(chart).decode()})"),
         "model": f"{MODEL_NAME} v{champion.version} @{champion.alias} ({model.family})",
         "served": label,
         "fallback": model.baseline is not None,
         "model_source": champion.source,
         "model_history": champion.history
         or f"no champion yet: the fallback v{champion.version} (the best naive baseline per point)",
-        "decision_time_utc": str(last["decision_time_utc"].iloc[0]),
-        "mean_forecast": float(last["dart_forecast"].mean()),
-        "mean_band_width": float((last["dart_p90"] - last["dart_p10"]).mean()),
-        "hours_forecast_negative": int((last["dart_forecast"] < 0).sum()),
+        "decision_time_utc": str(rows["decision_time_utc"].iloc[0]),
+        "mean_forecast": float(rows["dart_forecast"].mean()),
+        "mean_band_width": float((rows["dart_p90"] - rows["dart_p10"]).mean()),
+        "hours_forecast_negative": int((rows["dart_forecast"] < 0).sum()),
         "trade_threshold": rules.trade_threshold,
-        "hours_to_trade": int((last["dart_forecast"].abs() > rules.trade_threshold).sum()),
+        "hours_to_trade": int((rows["dart_forecast"].abs() > rules.trade_threshold).sum()),
     }
-    if len(days) > 1:
-        metadata["days_forecast"] = len(days)
-        metadata["versions_used"] = ", ".join(f"v{v}: {len(d)} day(s)" for v, d in by_version.items())
-    context.add_output_metadata(metadata)
-    return table
+    if chart:
+        png = forecasting.forecast_chart(rows, f"DART forecast for {day.date()} ({label}, v{champion.version})")
+        metadata["chart"] = dg.MetadataValue.md(f"![forecast](data:image/png;base64,{base64.b64encode(png).decode()})")
+    return metadata
 
 
 def score(

@@ -129,7 +129,7 @@ def register(
     tags = {
         "source_asset": winner.asset,
         "family": winner.family,
-        "dagster_run_id": context.run_id,
+        "dagster_run_id": context.run.run_id,
         "training_dagster_run_id": winner.dagster_run_id,
         "data_window": winner.data_window,
         # MLflow keeps no alias history: when each version became champion, for forecasts of past days.

@@ -97,9 +97,19 @@ def test_a_backfill_range_is_one_run_writing_the_same_files_as_one_run_per_day(t
     assert one_run.success
     assert [e.partition for e in one_run.asset_materializations_for_node("dart_forecast")] == BACKFILL
     assert {d: (trained_graph.storage / "dart_forecast" / f"{d}.parquet").read_bytes() for d in BACKFILL} == per_day
-    meta = {k: v.value for k, v in one_run.asset_materializations_for_node("dart_forecast")[0].metadata.items()}
-    assert meta["days_forecast"] == len(BACKFILL)
-    assert meta["versions_used"] == f"v{champion.version}: {len(BACKFILL)} day(s)"
+    events = one_run.asset_materializations_for_node("dart_forecast")
+    means = []
+    for day, event in zip(BACKFILL, events, strict=True):  # each partition's event describes its own day
+        meta = {k: v.value for k, v in event.metadata.items()}
+        table = read(trained_graph.storage, "dart_forecast", day)
+        assert meta["decision_time_utc"] == str(pd.Timestamp(DECISION_UTC[day], tz="UTC"))
+        assert meta["mean_forecast"] == pytest.approx(table["dart_forecast"].mean())
+        assert meta["model"] == f"{MODEL_NAME} v{champion.version} @champion ({champion.tags['family']})"
+        assert meta["days_forecast"] == len(BACKFILL)
+        assert meta["versions_used"] == f"v{champion.version}: {len(BACKFILL)} day(s)"
+        assert ("chart" in meta) == (day == BACKFILL[-1])  # the run's last day only
+        means.append(meta["mean_forecast"])
+    assert means[0] != means[1]
 
 
 def test_inputs_stop_at_the_decision_time():
