@@ -51,6 +51,11 @@ class ModelFamily(ABC):
     """Extra arguments of the flavor's log_model."""
     compute: ClassVar[Literal["cpu", "gpu"]] = "cpu"
     """Where training runs best: the asset's `dart/compute` tag, which picks the Azure ML cluster."""
+    training_cost_rank: ClassVar[int] = 0
+    """Where the family's training time ranks among the families' (higher: longer), so that a run training them
+    all starts the longest first rather than leaving it to run alone at the end (bench/scale.py
+    --models-together: at 10 years x 15 points XGBoost took 2,494 s, the ensemble 1,695, LightGBM 1,528, the LSTM
+    881, the naive baselines 30)."""
     default_params: ClassVar[Mapping[str, Any]]
     """Every hyperparameter with its default; callers may override any of them, and only them."""
     tunable: ClassVar[Mapping[str, str]]

@@ -58,6 +58,7 @@ QUANTILES = {"p10": 0.1, "p90": 0.9}
 class LgbmModel(BoosterModel):
     name = "lgbm"
     label = "LightGBM"
+    training_cost_rank = 2
     library = "lightgbm"
     flavor = "lightgbm"
     default_params = DEFAULT_PARAMS

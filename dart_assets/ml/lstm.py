@@ -48,6 +48,7 @@ IQR_TO_STD = 1.349  # the IQR of a normal distribution in standard deviations
 class LstmModel(ModelFamily):
     name = "lstm"
     label = "PyTorch LSTM"
+    training_cost_rank = 1
     library = "torch"
     flavor = "pytorch"
     flavor_options: ClassVar[Mapping[str, Any]] = {"serialization_format": "pt2"}  # torch.export: no pickles

@@ -43,6 +43,7 @@ QUANTILE_ALPHA = [0.1, 0.9]
 class XgbModel(BoosterModel):
     name = "xgb"
     label = "XGBoost"
+    training_cost_rank = 4
     library = "xgboost"
     flavor = "xgboost"
     default_params = DEFAULT_PARAMS

@@ -20,6 +20,9 @@ from dart_assets.ml.gate import candidate_problems
 from dart_assets.ml.summary import TrainingSummary
 from dart_assets.settings import ExecutionMode
 
+STEP_PRIORITY_TAG = "dagster/priority"
+"""Dagster's op tag ordering the steps waiting for an executor slot, highest first."""
+
 GPU_POOL = "gpu"
 GROUP = "training"
 
@@ -128,7 +131,8 @@ def build_model_asset(family: type[ModelFamily], execution: ExecutionMode) -> dg
         deps=["hourly_features"],
         kinds={family.flavor, "mlflow", *platform_kinds},
         owners=["team:quant-research"],
-        op_tags={COMPUTE_TAG: family.compute},
+        # More trainers than executor slots: the longest starts first.
+        op_tags={COMPUTE_TAG: family.compute, STEP_PRIORITY_TAG: str(family.training_cost_rank)},
         tags={COMPUTE_TAG: family.compute},
         # Instance-wide: two runs never share one GPU (deploy/dagster.yaml gives the pool one slot).
         pool=GPU_POOL if family.compute == "gpu" else None,

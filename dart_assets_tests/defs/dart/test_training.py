@@ -116,3 +116,23 @@ def test_every_family_gets_an_asset_with_its_own_launchpad_config():
     assert lstm.model_fields["lookback"].description == "Hours of feature history per sample. Unset: 24."
     assert lstm(lookback=48, seed=7).overrides() == {"lookback": 48}
     assert lstm().overrides() == {}
+
+
+def test_a_run_training_every_family_starts_the_longest_first():
+    """Dagster orders the steps waiting for an executor slot by the model assets' priority tags: XGBoost (the
+    longest at every size bench/scale.py measured) first, the naive baselines (seconds) last."""
+    defs = build_defs(Settings())
+    tags = {name: defs.get_assets_def(f"{name}_model").op.tags for name in FAMILIES}
+
+    # The same tags on steps that only record when they start, run by the in-process executor (one slot).
+    started: list[str] = []
+
+    def step(name: str) -> dg.AssetsDefinition:
+        @dg.asset(name=f"{name}_model", op_tags=tags[name])
+        def record() -> None:
+            started.append(name)
+
+        return record
+
+    assert dg.materialize([step(name) for name in FAMILIES]).success
+    assert started == ["xgb", "ensemble", "lgbm", "lstm", "naive"]
