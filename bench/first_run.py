@@ -24,7 +24,10 @@ def main() -> None:
     print(phases[-1] if phases else "(no phase timings printed)")
     verdict = "OK" if run.seconds < 90 else "OVER"
     print(f"first run (dart-assets quickstart) wall time: {run.seconds:.1f} s   goal < 90 s   {verdict}")
-    print(f"peak memory: {run.largest_process_mb:,.0f} MB in one process, {run.tree_peak_mb:,.0f} MB over its tree")
+    if run.largest_process_mb is None or run.tree_peak_mb is None:
+        print("peak memory: not sampled (no psutil)")
+    else:
+        print(f"peak memory: {run.largest_process_mb:,.0f} MB in one process, {run.tree_peak_mb:,.0f} MB over its tree")
     out = write_json(
         "first_run.json",
         {
